@@ -1,0 +1,32 @@
+// Command blfgw is the BLF presence gateway: desk phones subscribe to it for
+// their colleagues' lamps, and PBXes publish call state to it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if err != errUsage {
+			fmt.Fprintln(os.Stderr, "blfgw:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  blfgw serve -config FILE [-sip LIST] [-http ADDR] [-db PATH]
+  blfgw check-config FILE
+  blfgw version
+`)
+}

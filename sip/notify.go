@@ -1,0 +1,196 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gosip "github.com/emiago/sipgo/sip"
+)
+
+// notifier sends NOTIFYs for queued subscriptions with bounded concurrency.
+// Each queued subscription is sent its latest state once; a subscription
+// has at most one NOTIFY in flight, so a burst of changes becomes one
+// NOTIFY and a dead phone holds one slot, never the queue.
+type notifier struct {
+	srv *Server
+
+	mu    sync.Mutex
+	queue []*subscription
+	kick  chan struct{}
+
+	slots chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newNotifier(s *Server, inflight int) *notifier {
+	return &notifier{
+		srv:   s,
+		kick:  make(chan struct{}, 1),
+		slots: make(chan struct{}, inflight),
+	}
+}
+
+func (n *notifier) enqueue(sub *subscription) {
+	n.mu.Lock()
+	n.queue = append(n.queue, sub)
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		for {
+			n.mu.Lock()
+			batch := n.queue
+			n.queue = nil
+			n.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, sub := range batch {
+				select {
+				case n.slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				n.wg.Go(func() {
+					defer func() { <-n.slots }()
+					n.send(ctx, sub)
+				})
+			}
+		}
+	}
+}
+
+func (n *notifier) wait() { n.wg.Wait() }
+
+func (n *notifier) send(ctx context.Context, sub *subscription) {
+	req, final := sub.prepare(time.Now())
+	if req == nil {
+		return
+	}
+	s := n.srv
+	code := 0
+	res, err := s.cli.Do(ctx, req)
+	switch {
+	case err == nil:
+		code = res.StatusCode
+	case ctx.Err() != nil:
+		// Shutting down: the subscription stays as persisted.
+		sub.mu.Lock()
+		sub.inflight = false
+		sub.mu.Unlock()
+		return
+	case errors.Is(err, gosip.ErrTransactionTimeout):
+		code = 408
+	}
+	if err != nil {
+		s.log.Debug("NOTIFY failed", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "err", err)
+	} else if code >= 300 {
+		s.log.Debug("NOTIFY refused", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "code", code)
+	}
+	if ended, why := sub.complete(code, final); ended {
+		s.drop(sub, why)
+	}
+}
+
+// drop forgets a subscription that has ended.
+func (s *Server) drop(sub *subscription, why string) {
+	sub.mu.Lock()
+	sub.gone = true
+	unwatch := sub.unwatch
+	sub.mu.Unlock()
+	if unwatch != nil {
+		unwatch()
+	}
+	if s.subs.remove(sub) {
+		s.persist.deleted(sub.key)
+		s.log.Debug("subscription ended", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "why", why)
+	}
+}
+
+// buildNotify makes the in-dialog NOTIFY (SIPGO-NOTES.md 1.7). Called with
+// sub.mu held.
+func (s *Server) buildNotify(sub *subscription, state string, body []byte) *gosip.Request {
+	req := gosip.NewRequest(gosip.NOTIFY, *sub.target.Clone())
+	from := sub.from
+	from.Params = from.Params.Clone()
+	to := sub.to
+	to.Params = to.Params.Clone()
+	req.AppendHeader(&from)
+	req.AppendHeader(&to)
+	cid := gosip.CallIDHeader(sub.callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&gosip.CSeqHeader{SeqNo: sub.cseq, MethodName: gosip.NOTIFY})
+	for _, r := range sub.routes {
+		req.AppendHeader(gosip.NewHeader("Route", r))
+	}
+	req.AppendHeader(&gosip.ContactHeader{Address: s.contact(sub.transport, sub.entity)})
+	req.AppendHeader(gosip.NewHeader("Event", sub.ev.raw))
+	req.AppendHeader(gosip.NewHeader("Subscription-State", state))
+	req.AppendHeader(gosip.NewHeader("Content-Type", sub.format.contentType()))
+	req.SetBody(body)
+	req.SetTransport(sub.transport)
+	req.SetDestination(s.destination(sub))
+	if sub.transport == "UDP" {
+		// Phones often accept NOTIFY only from the address they subscribed
+		// to, so it must leave from the listening socket, also for
+		// subscriptions restored after a restart.
+		if la, ok := s.udpLaddr(sub.source); ok {
+			req.Laddr = la
+		}
+	}
+	return req
+}
+
+// destination picks where a NOTIFY goes. Called with sub.mu held.
+func (s *Server) destination(sub *subscription) string {
+	if sub.transport != "UDP" {
+		// Reuse the subscriber's own connection while it lives; a WebSocket
+		// Contact (*.invalid) cannot be reached any other way.
+		if c, err := s.ua.TransportLayer().GetConnection(netLower(sub.transport), sub.source); err == nil {
+			c.TryClose()
+			return sub.source
+		}
+	}
+	if len(sub.routes) > 0 {
+		var u gosip.Uri
+		r := sub.routes[0]
+		if i, j := strings.IndexByte(r, '<'), strings.IndexByte(r, '>'); i >= 0 && j > i {
+			r = r[i+1 : j]
+		}
+		if err := gosip.ParseUri(r, &u); err == nil {
+			return hostPort(u, sub.transport)
+		}
+	}
+	if sub.transport != "UDP" {
+		return hostPort(sub.target, sub.transport)
+	}
+	// UDP: the Contact, unless the phone is behind NAT (its Contact names
+	// another address than the one its request came from).
+	if ip := net.ParseIP(sub.target.Host); ip != nil && hostOf(sub.source) == ip.String() {
+		return hostPort(sub.target, sub.transport)
+	}
+	return sub.source
+}
+
+func hostPort(u gosip.Uri, transport string) string {
+	port := u.Port
+	if port == 0 {
+		port = int(gosip.DefaultPort(transport))
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(port))
+}

@@ -1,0 +1,255 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/blfgw/blfgw/dialog"
+	"github.com/blfgw/blfgw/sip/dialoginfo"
+)
+
+// SubscriptionRecord is a subscription as the store keeps it. Its fields
+// match store.Subscription, so the wiring converts one into the other.
+type SubscriptionRecord struct {
+	ID      string
+	Entity  string
+	Event   string
+	Watcher string
+	Expires time.Time
+	CSeq    uint32
+	Version uint32
+	Data    []byte
+}
+
+// PublicationRecord is a publication as the store keeps it; it matches
+// store.Publication.
+type PublicationRecord struct {
+	ETag        string
+	Entity      string
+	Event       string
+	Expires     time.Time
+	ContentType string
+	Body        []byte
+}
+
+// Store is what the SIP edge persists so that a restart loses nothing a
+// phone was told.
+type Store interface {
+	PutSubscriptions(ctx context.Context, subs []SubscriptionRecord) error
+	DeleteSubscriptions(ctx context.Context, ids []string) error
+	Subscriptions(ctx context.Context) ([]SubscriptionRecord, error)
+	PutPublication(ctx context.Context, p PublicationRecord) error
+	ReplacePublication(ctx context.Context, oldETag string, p PublicationRecord) error
+	DeletePublications(ctx context.Context, etags []string) error
+	Publications(ctx context.Context) ([]PublicationRecord, error)
+	Meta(ctx context.Context, key string) (string, bool, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
+
+// persister writes subscriptions behind the NOTIFY path: a NOTIFY marks its
+// subscription dirty and the persister stores the latest CSeq and version in
+// batches. A SUBSCRIBE waits for its write (sync), because what a phone was
+// told must survive a kill -9. All writes of one subscription go through
+// here, in order, so an old record never overwrites a newer one.
+type persister struct {
+	srv *Server
+
+	mu      sync.Mutex
+	dirtyM  map[string]*subscription
+	gone    map[string]bool
+	waiters []chan error
+	kick    chan struct{}
+}
+
+// restoreJump is how far CSeq and version move forward after an unclean
+// stop, past any NOTIFY sent but not yet written behind.
+const restoreJump = 100
+
+func newPersister(s *Server) *persister {
+	return &persister{
+		srv:    s,
+		dirtyM: map[string]*subscription{},
+		gone:   map[string]bool{},
+		kick:   make(chan struct{}, 1),
+	}
+}
+
+func (p *persister) dirty(sub *subscription) {
+	p.mu.Lock()
+	p.dirtyM[sub.key] = sub
+	delete(p.gone, sub.key)
+	p.mu.Unlock()
+}
+
+func (p *persister) deleted(key string) {
+	p.mu.Lock()
+	delete(p.dirtyM, key)
+	p.gone[key] = true
+	p.mu.Unlock()
+}
+
+// sync stores sub and waits until it is committed.
+func (p *persister) sync(ctx context.Context, sub *subscription) error {
+	ch := make(chan error, 1)
+	p.mu.Lock()
+	p.dirtyM[sub.key] = sub
+	delete(p.gone, sub.key)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *persister) run(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.kick:
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := p.flush(wctx); err != nil {
+			p.srv.log.Error("persist subscriptions", "err", err)
+		}
+		cancel()
+	}
+}
+
+// flush writes everything dirty and answers the waiters.
+func (p *persister) flush(ctx context.Context) error {
+	p.mu.Lock()
+	dirty, gone, waiters := p.dirtyM, p.gone, p.waiters
+	p.dirtyM, p.gone, p.waiters = map[string]*subscription{}, map[string]bool{}, nil
+	p.mu.Unlock()
+	var err error
+	if len(dirty) > 0 {
+		recs := make([]SubscriptionRecord, 0, len(dirty))
+		for _, sub := range dirty {
+			recs = append(recs, sub.record())
+		}
+		err = p.srv.opt.Store.PutSubscriptions(ctx, recs)
+	}
+	if len(gone) > 0 && err == nil {
+		ids := make([]string, 0, len(gone))
+		for k := range gone {
+			ids = append(ids, k)
+		}
+		err = p.srv.opt.Store.DeleteSubscriptions(ctx, ids)
+	}
+	if err != nil {
+		// Keep them for the next round, unless something newer came.
+		p.mu.Lock()
+		for k, sub := range dirty {
+			if _, ok := p.dirtyM[k]; !ok && !p.gone[k] {
+				p.dirtyM[k] = sub
+			}
+		}
+		for k := range gone {
+			if _, ok := p.dirtyM[k]; !ok {
+				p.gone[k] = true
+			}
+		}
+		p.mu.Unlock()
+		err = fmt.Errorf("persist: %w", err)
+	}
+	for _, w := range waiters {
+		w <- err
+	}
+	return err
+}
+
+// restore brings back publications and subscriptions from the store and
+// sends every restored subscription a full-state NOTIFY.
+func (s *Server) restore(ctx context.Context) error {
+	now := time.Now()
+	clean, _, err := s.opt.Store.Meta(ctx, metaClean)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := s.opt.Store.SetMeta(ctx, metaClean, "0"); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+
+	pubs, err := s.opt.Store.Publications(ctx)
+	if err != nil {
+		return fmt.Errorf("restore publications: %w", err)
+	}
+	var stale []string
+	for _, p := range pubs {
+		if !p.Expires.After(now) {
+			stale = append(stale, p.ETag)
+			continue
+		}
+		info, err := dialoginfo.Parse(p.Body)
+		if err != nil {
+			s.log.Warn("dropping unreadable stored publication", "etag", p.ETag, "entity", p.Entity, "err", err)
+			stale = append(stale, p.ETag)
+			continue
+		}
+		s.opt.Tracker.Publish(dialog.Publication{
+			ETag: p.ETag, Entity: p.Entity, Expires: p.Expires,
+			Dialogs: dialogsOf(info, p.Entity, s.opt.Domain), Body: p.Body,
+		})
+	}
+	if len(stale) > 0 {
+		if err := s.opt.Store.DeletePublications(ctx, stale); err != nil {
+			return fmt.Errorf("restore publications: %w", err)
+		}
+	}
+
+	recs, err := s.opt.Store.Subscriptions(ctx)
+	if err != nil {
+		return fmt.Errorf("restore subscriptions: %w", err)
+	}
+	var dead []string
+	restored := 0
+	for _, r := range recs {
+		if !r.Expires.After(now) {
+			dead = append(dead, r.ID)
+			continue
+		}
+		sub, err := s.fromRecord(r)
+		if err != nil {
+			s.log.Warn("dropping unreadable stored subscription", "err", err)
+			dead = append(dead, r.ID)
+			continue
+		}
+		if clean != "1" {
+			sub.cseq += restoreJump
+			sub.version += restoreJump
+		}
+		sub.holding = true
+		snap, unwatch := s.opt.Hub.Watch(sub.entity, sub)
+		sub.mu.Lock()
+		sub.unwatch = unwatch
+		if sub.latest == nil || snap.Seq > sub.latest.Seq {
+			sub.latest = snap
+		}
+		sub.armLocked()
+		sub.mu.Unlock()
+		s.subs.put(sub)
+		s.persist.dirty(sub)
+		sub.release()
+		restored++
+	}
+	if len(dead) > 0 {
+		if err := s.opt.Store.DeleteSubscriptions(ctx, dead); err != nil {
+			return fmt.Errorf("restore subscriptions: %w", err)
+		}
+	}
+	s.log.Info("restored state", "publications", len(pubs)-len(stale), "subscriptions", restored, "clean_stop", clean == "1")
+	return nil
+}

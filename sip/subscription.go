@@ -1,0 +1,372 @@
+package sip
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/blfgw/blfgw/presence"
+	"github.com/blfgw/blfgw/sip/dialoginfo"
+	"github.com/blfgw/blfgw/sip/pidf"
+)
+
+// format is the body type a subscription receives.
+type format uint8
+
+const (
+	formatDialog format = iota + 1
+	formatPIDF
+)
+
+func (f format) contentType() string {
+	if f == formatPIDF {
+		return pidf.ContentType
+	}
+	return dialoginfo.ContentType
+}
+
+// subscription is one RFC 6665 subscription dialog, seen from the notifier.
+// It is also the presence.Watcher of its extension: Offer keeps only the
+// newest snapshot, and the notifier sends it when no NOTIFY is in flight.
+type subscription struct {
+	srv *Server
+
+	// Fixed for the life of the subscription.
+	key     string
+	entity  string
+	ev      event
+	format  format
+	idle    string // "empty" or "dummy"
+	single  bool
+	watcher string
+	agent   string
+	callID  string
+	ourTag  string
+	peerTag string
+	peerFrom string // subscriber's From (with its tag): our To
+	peerTo   string // subscriber's To (without our tag): our From
+	from     gosip.FromHeader
+	to       gosip.ToHeader
+
+	mu         sync.Mutex
+	target     gosip.Uri // remote target, from Contact
+	targetRaw  string
+	routes     []string
+	transport  string
+	source     string
+	remoteCSeq uint32
+	expires    time.Time
+	cseq       uint32
+	version    uint32 // next dialog-info version to send
+	latest     *presence.Snapshot
+	sentSeq    uint64
+	sent       bool
+	force      bool   // send the current state even if it was sent already
+	final      string // termination reason still to send
+	holding    bool   // accepted but not yet answered: no NOTIFY may overtake the 200
+	queued     bool
+	inflight   bool
+	gone       bool
+	fails      int
+	timer      *time.Timer
+	unwatch    func()
+}
+
+var _ presence.Watcher = (*subscription)(nil)
+
+func subKey(callID, ourTag, peerTag string, ev event) string {
+	return callID + "|" + ourTag + "|" + peerTag + "|" + ev.pkg + "|" + ev.id
+}
+
+// Offer implements presence.Watcher.
+func (sub *subscription) Offer(snap *presence.Snapshot) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.gone || sub.final != "" {
+		return
+	}
+	if sub.latest != nil && snap.Seq <= sub.latest.Seq {
+		return
+	}
+	sub.latest = snap
+	sub.kickLocked()
+}
+
+// kickLocked puts the subscription in the notifier's queue unless it is
+// already there or a NOTIFY is in flight (then completion re-queues it).
+func (sub *subscription) kickLocked() {
+	if sub.queued || sub.inflight || sub.holding {
+		return
+	}
+	sub.queued = true
+	sub.srv.notifier.enqueue(sub)
+}
+
+// release lets the first NOTIFY go once the 200 has been sent.
+func (sub *subscription) release() {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.holding = false
+	sub.force = true
+	sub.kickLocked()
+}
+
+// terminate schedules the final NOTIFY with this reason.
+func (sub *subscription) terminate(reason string) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.gone || sub.final != "" {
+		return
+	}
+	sub.final = reason
+	if sub.timer != nil {
+		sub.timer.Stop()
+	}
+	sub.kickLocked()
+}
+
+// armLocked (re)starts the expiry timer.
+func (sub *subscription) armLocked() {
+	d := time.Until(sub.expires)
+	if sub.timer == nil {
+		sub.timer = time.AfterFunc(d, func() { sub.terminate("timeout") })
+		return
+	}
+	sub.timer.Reset(d)
+}
+
+func (sub *subscription) remainingLocked(now time.Time) int {
+	secs := math.Ceil(sub.expires.Sub(now).Seconds())
+	if secs < 0 {
+		return 0
+	}
+	return int(secs)
+}
+
+// prepare builds the next NOTIFY, or returns nil when there is nothing new.
+func (sub *subscription) prepare(now time.Time) (req *gosip.Request, final bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.queued = false
+	if sub.gone {
+		return nil, false
+	}
+	snap := sub.latest
+	if sub.final == "" && !sub.force && sub.sent && snap.Seq == sub.sentSeq {
+		return nil, false
+	}
+	state := "active;expires=" + strconv.Itoa(sub.remainingLocked(now))
+	if sub.final != "" {
+		state = "terminated;reason=" + sub.final
+		final = true
+	}
+	sub.cseq++
+	body := sub.srv.render(sub, snap, sub.version)
+	sub.version++
+	sub.force = false
+	sub.sent = true
+	sub.sentSeq = snap.Seq
+	sub.inflight = true
+	sub.srv.persist.dirty(sub)
+	return sub.srv.buildNotify(sub, state, body), final
+}
+
+// complete records the outcome of a NOTIFY and decides what happens next
+// (SIP-CONFORMANCE.md 2.1 "NOTIFY responses"). It reports whether the
+// subscription has ended.
+func (sub *subscription) complete(code int, final bool) (ended bool, why string) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.inflight = false
+	switch {
+	case final:
+		ended, why = true, "terminated"
+	case code == 481 || code == 404 || code == 410 || code == 489:
+		ended, why = true, "watcher answered "+strconv.Itoa(code)
+	case code == 0 || code == 408:
+		sub.fails++
+		if sub.fails >= sub.srv.opt.NotifyTimeouts {
+			ended, why = true, "watcher unreachable"
+		}
+	case code >= 200 && code < 300:
+		sub.fails = 0
+	}
+	if ended {
+		sub.gone = true
+		if sub.timer != nil {
+			sub.timer.Stop()
+		}
+		return ended, why
+	}
+	if sub.final != "" || sub.force || (sub.latest != nil && sub.latest.Seq != sub.sentSeq) {
+		sub.kickLocked()
+	}
+	return false, ""
+}
+
+// subData is what the store keeps of a subscription besides its columns.
+type subData struct {
+	Event      string   `json:"event"`
+	Format     string   `json:"format"`
+	CallID     string   `json:"call_id"`
+	LocalTag   string   `json:"local_tag"`
+	RemoteTag  string   `json:"remote_tag"`
+	RemoteFrom string   `json:"remote_from"`
+	RemoteTo   string   `json:"remote_to"`
+	Target     string   `json:"remote_target"`
+	Routes     []string `json:"route_set,omitempty"`
+	Transport  string   `json:"transport"`
+	Source     string   `json:"source"`
+	RemoteCSeq uint32   `json:"remote_cseq"`
+	UserAgent  string   `json:"user_agent,omitempty"`
+	Idle       string   `json:"idle"`
+	Single     bool     `json:"single,omitempty"`
+}
+
+// record captures the subscription for the store.
+func (sub *subscription) record() SubscriptionRecord {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	f := "dialog-info"
+	if sub.format == formatPIDF {
+		f = "pidf"
+	}
+	data, _ := json.Marshal(subData{
+		Event: sub.ev.raw, Format: f,
+		CallID: sub.callID, LocalTag: sub.ourTag, RemoteTag: sub.peerTag,
+		RemoteFrom: sub.peerFrom, RemoteTo: sub.peerTo,
+		Target: sub.targetRaw, Routes: sub.routes,
+		Transport: sub.transport, Source: sub.source, RemoteCSeq: sub.remoteCSeq,
+		UserAgent: sub.agent, Idle: sub.idle, Single: sub.single,
+	})
+	return SubscriptionRecord{
+		ID: sub.key, Entity: sub.entity, Event: sub.ev.pkg, Watcher: sub.watcher,
+		Expires: sub.expires, CSeq: sub.cseq, Version: sub.version, Data: data,
+	}
+}
+
+// fromRecord rebuilds a subscription after a restart.
+func (s *Server) fromRecord(r SubscriptionRecord) (*subscription, error) {
+	var d subData
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", r.ID, err)
+	}
+	ev, ok := parseEvent(d.Event)
+	if !ok {
+		return nil, fmt.Errorf("subscription %s: bad event %q", r.ID, d.Event)
+	}
+	f := formatDialog
+	if d.Format == "pidf" {
+		f = formatPIDF
+	}
+	sub := &subscription{
+		srv: s, key: r.ID, entity: r.Entity, ev: ev, format: f,
+		idle: d.Idle, single: d.Single, watcher: r.Watcher, agent: d.UserAgent,
+		callID: d.CallID, ourTag: d.LocalTag, peerTag: d.RemoteTag,
+		routes: d.Routes, transport: d.Transport, source: d.Source,
+		remoteCSeq: d.RemoteCSeq, expires: r.Expires, cseq: r.CSeq, version: r.Version,
+	}
+	if err := sub.setDialog(d.RemoteFrom, d.RemoteTo); err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", r.ID, err)
+	}
+	if err := sub.setTarget(d.Target); err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", r.ID, err)
+	}
+	return sub, nil
+}
+
+// setDialog derives our From and To for NOTIFY from the subscriber's headers.
+func (sub *subscription) setDialog(peerFrom, peerTo string) error {
+	var from gosip.FromHeader
+	from.Params = gosip.NewParams()
+	name, err := gosip.ParseAddressValue(peerTo, &from.Address, &from.Params)
+	if err != nil {
+		return fmt.Errorf("parse To %q: %w", peerTo, err)
+	}
+	from.DisplayName = name
+	from.Params.Remove("tag")
+	from.Params.Add("tag", sub.ourTag)
+
+	var to gosip.ToHeader
+	to.Params = gosip.NewParams()
+	name, err = gosip.ParseAddressValue(peerFrom, &to.Address, &to.Params)
+	if err != nil {
+		return fmt.Errorf("parse From %q: %w", peerFrom, err)
+	}
+	to.DisplayName = name
+	sub.peerFrom, sub.peerTo, sub.from, sub.to = peerFrom, peerTo, from, to
+	return nil
+}
+
+func (sub *subscription) setTarget(raw string) error {
+	var u gosip.Uri
+	if err := gosip.ParseUri(raw, &u); err != nil {
+		return fmt.Errorf("parse Contact %q: %w", raw, err)
+	}
+	sub.target, sub.targetRaw = u, raw
+	return nil
+}
+
+// subscriptions is the registry of live subscriptions by dialog key.
+type subscriptions struct {
+	mu sync.Mutex
+	m  map[string]*subscription
+}
+
+func newSubscriptions() *subscriptions {
+	return &subscriptions{m: make(map[string]*subscription)}
+}
+
+func (r *subscriptions) get(key string) *subscription {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[key]
+}
+
+func (r *subscriptions) put(sub *subscription) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m[sub.key] = sub
+}
+
+// remove deletes sub if it is still the one registered under its key.
+func (r *subscriptions) remove(sub *subscription) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[sub.key] != sub {
+		return false
+	}
+	delete(r.m, sub.key)
+	return true
+}
+
+func (r *subscriptions) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
+func (r *subscriptions) all() []*subscription {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*subscription, 0, len(r.m))
+	for _, s := range r.m {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *subscriptions) stopTimers() {
+	for _, sub := range r.all() {
+		sub.mu.Lock()
+		if sub.timer != nil {
+			sub.timer.Stop()
+		}
+		sub.mu.Unlock()
+	}
+}
