@@ -84,6 +84,7 @@ func (n *notifier) send(ctx context.Context, sub *subscription) {
 	}
 	s := n.srv
 	code := 0
+	s.stats.notifySent.Add(1)
 	res, err := s.cli.Do(ctx, req)
 	switch {
 	case err == nil:
@@ -96,6 +97,11 @@ func (n *notifier) send(ctx context.Context, sub *subscription) {
 		return
 	case errors.Is(err, gosip.ErrTransactionTimeout):
 		code = 408
+	}
+	if code >= 200 && code < 300 {
+		s.stats.notifyOK.Add(1)
+	} else {
+		s.stats.notifyFailed.Add(1)
 	}
 	if err != nil {
 		s.log.Debug("NOTIFY failed", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "err", err)

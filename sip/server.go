@@ -103,6 +103,23 @@ type Server struct {
 	ready   chan struct{}
 	panics  atomic.Int64
 	stopped atomic.Bool
+	stats   counters
+}
+
+// counters are the figures an operator (and make bench) reads.
+type counters struct {
+	notifySent, notifyOK, notifyFailed atomic.Int64
+}
+
+// Stats returns the server's counters and gauges by name.
+func (s *Server) Stats() map[string]int64 {
+	return map[string]int64{
+		"subscriptions": int64(s.subs.len()),
+		"sip_panics":    s.panics.Load(),
+		"notify_sent":   s.stats.notifySent.Load(),
+		"notify_ok":     s.stats.notifyOK.Load(),
+		"notify_failed": s.stats.notifyFailed.Load(),
+	}
 }
 
 // New builds a server; Run starts it.

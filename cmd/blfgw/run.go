@@ -225,11 +225,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Version: versionString(),
 		Checks:  []api.Check{{Name: "store", Run: db0.Ping}},
 		Stats: func() map[string]any {
-			return map[string]any{
-				"subscriptions": sipSrv.Subscriptions(),
-				"publications":  tracker.Len(),
-				"sip_panics":    sipSrv.Panics(),
+			m := map[string]any{"publications": tracker.Len()}
+			for k, v := range sipSrv.Stats() {
+				m[k] = v
 			}
+			return m
 		},
 		Log: log,
 	})

@@ -1,0 +1,415 @@
+package configs
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+	roles      = []string{"user", "admin", "supervisor", "manager", "qa"}
+	idles      = []string{"", "empty", "dummy"}
+)
+
+// Validate checks the whole configuration and returns every problem at once
+// as Errors (nil if there is none), unknown keys found by Decode included.
+//
+// It also derives what the rest of the gateway reads: Listeners,
+// TrustedNets, and Extension.Password from password_file or password_env
+// (read again on every call, so a reload picks up a rotated secret). It may
+// be called again after the caller changes fields; see MarkOverridden for
+// how such values are reported.
+func (c *Config) Validate() error {
+	v := &validator{c: c}
+	v.problems = append(v.problems, c.decodeProblems...)
+	v.log()
+	v.sip()
+	v.http()
+	v.store()
+	depts := v.departments()
+	v.extensions(depts)
+	return asError(v.problems)
+}
+
+type validator struct {
+	c        *Config
+	problems []Problem
+}
+
+// at reports a problem with the value at key, positioned at that value if
+// the file wrote it, else at the nearest table the file wrote.
+func (v *validator) at(key, format string, args ...any) {
+	p := v.c.place(key)
+	p.Msg = fmt.Sprintf(format, args...)
+	v.problems = append(v.problems, p)
+}
+
+// missing reports a required key that the file does not have, at the
+// header of the table that should hold it.
+func (v *validator) missing(key string) {
+	table := parent(key)
+	leaf := strings.TrimPrefix(key[len(table):], ".")
+	if table == "" {
+		v.at(key, "missing required key")
+		return
+	}
+	v.at(table, "missing required key %q", leaf)
+}
+
+// written reports whether the value at key came from the file or from an
+// override, as opposed to being absent.
+func (v *validator) written(key string) bool {
+	if _, ok := v.c.overriddenBy(key); ok {
+		return true
+	}
+	return v.c.ix.has(key)
+}
+
+// required reports an empty value: as missing if the key is absent, as
+// empty if it is there but blank.
+func (v *validator) required(key, value string) bool {
+	if strings.TrimSpace(value) != "" {
+		return true
+	}
+	if v.written(key) {
+		v.at(key, "must not be empty")
+	} else {
+		v.missing(key)
+	}
+	return false
+}
+
+func (v *validator) oneOf(key, what, value string, set []string) {
+	if !slices.Contains(set, value) {
+		v.at(key, "unknown %s %q (want %s)", what, value, orList(set))
+	}
+}
+
+func (v *validator) log() {
+	v.oneOf("log.level", "level", v.c.Log.Level, logLevels)
+	v.oneOf("log.format", "format", v.c.Log.Format, logFormats)
+}
+
+func (v *validator) sip() {
+	s := &v.c.SIP
+	if v.required("sip.domain", s.Domain) && !validHost(s.Domain) {
+		v.at("sip.domain", "%q is neither a host name nor an IP address", s.Domain)
+	}
+	v.listeners()
+	if s.Advertise != "" && !validHost(s.Advertise) {
+		v.at("sip.advertise", "%q is neither a host name nor an IP address (no port or scheme)", s.Advertise)
+	}
+	v.trusted()
+
+	if s.Realm == "" && !v.written("sip.realm") {
+		// Derived rather than defaulted once in Decode, so a Config built
+		// in code gets it too.
+		s.Realm = s.Domain
+	} else {
+		v.required("sip.realm", s.Realm)
+	}
+
+	if s.MinExpires < 1 {
+		v.at("sip.min_expires", "must be at least 1 second (got %d)", s.MinExpires)
+	}
+	if s.MaxExpires < s.MinExpires {
+		v.at("sip.max_expires", "must be at least min_expires (%d), got %d", s.MinExpires, s.MaxExpires)
+	}
+	if s.DefaultExpires < s.MinExpires || s.DefaultExpires > s.MaxExpires {
+		v.at("sip.default_expires", "must be between min_expires (%d) and max_expires (%d), got %d", s.MinExpires, s.MaxExpires, s.DefaultExpires)
+	}
+	if s.NotifyTimeouts < 1 {
+		v.at("sip.notify_timeouts", "must be at least 1 (got %d)", s.NotifyTimeouts)
+	}
+	switch {
+	case math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0):
+		v.at("sip.rate", "must be a finite number (0 means unlimited)")
+	case s.Rate < 0:
+		v.at("sip.rate", "must not be negative (0 means unlimited), got %g", s.Rate)
+	case s.Rate > 0 && s.Burst < 1:
+		v.at("sip.burst", "must be at least 1 when rate is above 0 (got %d)", s.Burst)
+	}
+	v.devices()
+}
+
+func (v *validator) listeners() {
+	s := &v.c.SIP
+	v.c.listeners = nil
+	if len(s.Listen) == 0 {
+		v.at("sip.listen", "at least one listener is required")
+		return
+	}
+	seen := map[string]int{}       // canonical form -> index
+	streamAddr := map[string]int{} // host:port of TCP-based listeners -> index
+	var tlsAt []int
+	for i, raw := range s.Listen {
+		key := "sip.listen[" + strconv.Itoa(i) + "]"
+		l, err := ParseListen(raw)
+		if err != nil {
+			v.at(key, "%v", err)
+			continue
+		}
+		if j, dup := seen[l.String()]; dup {
+			v.at(key, "%q is listed twice (also sip.listen[%d])", raw, j)
+			continue
+		}
+		seen[l.String()] = i
+		if l.stream() && l.Port != 0 {
+			addr := strings.ToLower(l.Host) + "|" + strconv.Itoa(l.Port)
+			if j, clash := streamAddr[addr]; clash {
+				v.at(key, "%q and sip.listen[%d] (%q) would both listen on TCP port %d", raw, j, s.Listen[j], l.Port)
+				continue
+			}
+			streamAddr[addr] = i
+		}
+		if l.Transport == "tls" || l.Transport == "wss" {
+			tlsAt = append(tlsAt, i)
+		}
+		v.c.listeners = append(v.c.listeners, l)
+	}
+	if len(tlsAt) > 0 {
+		why := fmt.Sprintf("needed by sip.listen[%d] %q", tlsAt[0], s.Listen[tlsAt[0]])
+		v.tlsFile("sip.tls_cert", s.TLSCert, why)
+		v.tlsFile("sip.tls_key", s.TLSKey, why)
+	}
+}
+
+func (v *validator) tlsFile(key, path, why string) {
+	if path == "" {
+		if v.written(key) {
+			v.at(key, "must not be empty (%s)", why)
+		} else {
+			v.at(parent(key), "missing required key %q (%s)", strings.TrimPrefix(key, "sip."), why)
+		}
+		return
+	}
+	// Open rather than stat: a key file the gateway's user may not read
+	// is the usual reason TLS fails at start-up.
+	f, err := os.Open(path)
+	if err != nil {
+		v.at(key, "%v", err)
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		v.at(key, "%q is a directory", path)
+	}
+}
+
+func (v *validator) trusted() {
+	v.c.trusted = nil
+	for i, raw := range v.c.SIP.Trusted {
+		p, err := parseTrusted(raw)
+		if err != nil {
+			v.at("sip.trusted["+strconv.Itoa(i)+"]", "%v", err)
+			continue
+		}
+		v.c.trusted = append(v.c.trusted, p)
+	}
+}
+
+// parseTrusted reads a CIDR or a bare address; host bits in a CIDR are
+// dropped rather than refused, as most network tools do.
+func parseTrusted(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 192.0.2.0/24", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR", s)
+	}
+	a = a.WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (v *validator) devices() {
+	seen := map[string]int{}
+	for i, d := range v.c.SIP.Devices {
+		key := "sip.devices[" + strconv.Itoa(i) + "]"
+		if v.required(key+".user_agent", d.UserAgent) {
+			ua := strings.ToLower(d.UserAgent)
+			if j, dup := seen[ua]; dup {
+				v.at(key+".user_agent", "%q is listed twice (also sip.devices[%d])", d.UserAgent, j)
+			} else {
+				seen[ua] = i
+			}
+		}
+		v.oneOf(key+".idle", "idle profile", d.Idle, idles)
+	}
+}
+
+func (v *validator) http() {
+	if !v.required("http.listen", v.c.HTTP.Listen) {
+		return
+	}
+	if _, _, err := splitHostPort(v.c.HTTP.Listen); err != nil {
+		v.at("http.listen", "%q: %v", v.c.HTTP.Listen, err)
+	}
+}
+
+func (v *validator) store() {
+	v.required("store.path", v.c.Store.Path)
+}
+
+// departments checks the departments and returns their names, exactly as
+// written, for the extensions to refer to.
+func (v *validator) departments() map[string]bool {
+	names := map[string]bool{}
+	seen := map[string]int{} // lower-case name -> index
+	for i, d := range v.c.Departments {
+		key := "departments[" + strconv.Itoa(i) + "]"
+		if !v.required(key+".name", d.Name) {
+			continue
+		}
+		lower := strings.ToLower(d.Name)
+		if j, dup := seen[lower]; dup {
+			v.at(key+".name", "duplicate department %q (departments[%d] is %q)", d.Name, j, v.c.Departments[j].Name)
+			continue
+		}
+		seen[lower] = i
+		names[d.Name] = true
+	}
+	return names
+}
+
+func (v *validator) extensions(depts map[string]bool) {
+	if len(v.c.Extensions) == 0 {
+		v.at("extensions", "at least one [[extensions]] entry is required")
+		return
+	}
+	seen := map[string]int{}
+	for i := range v.c.Extensions {
+		e := &v.c.Extensions[i]
+		key := "extensions[" + strconv.Itoa(i) + "]"
+		if v.required(key+".number", e.Number) {
+			if err := checkNumber(e.Number); err != nil {
+				v.at(key+".number", "%v", err)
+			} else if j, dup := seen[e.Number]; dup {
+				v.at(key+".number", "duplicate number %q (also extensions[%d])", e.Number, j)
+			} else {
+				seen[e.Number] = i
+			}
+		}
+		v.required(key+".name", e.Name)
+		if e.Department != "" && !depts[e.Department] {
+			msg := fmt.Sprintf("unknown department %q", e.Department)
+			if s := suggest(e.Department, slices.Sorted(maps.Keys(depts))); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			v.at(key+".department", "%s", msg)
+		}
+		v.oneOf(key+".role", "role", e.Role, roles)
+		v.password(key, e)
+		v.oneOf(key+".idle", "idle profile", e.Idle, idles)
+	}
+}
+
+// password enforces a single password source and resolves file and
+// environment sources into e.Password. Messages name the file or variable,
+// never its content.
+func (v *validator) password(key string, e *Extension) {
+	var sources []string
+	if e.Password != "" && !e.resolved {
+		sources = append(sources, "password")
+	}
+	if e.PasswordFile != "" {
+		sources = append(sources, "password_file")
+	}
+	if e.PasswordEnv != "" {
+		sources = append(sources, "password_env")
+	}
+	if len(sources) > 1 {
+		v.at(key, "give at most one of password, password_file and password_env (found %s)", strings.Join(sources, " and "))
+		return
+	}
+	switch {
+	case e.PasswordFile != "":
+		b, err := os.ReadFile(e.PasswordFile)
+		if err != nil {
+			v.at(key+".password_file", "%v", err)
+			return
+		}
+		pw := strings.TrimRight(string(b), "\r\n")
+		if pw == "" {
+			v.at(key+".password_file", "%q is empty", e.PasswordFile)
+			return
+		}
+		e.Password, e.resolved = pw, true
+	case e.PasswordEnv != "":
+		pw, ok := os.LookupEnv(e.PasswordEnv)
+		if !ok {
+			v.at(key+".password_env", "environment variable %s is not set", e.PasswordEnv)
+			return
+		}
+		if pw == "" {
+			v.at(key+".password_env", "environment variable %s is empty", e.PasswordEnv)
+			return
+		}
+		e.Password, e.resolved = pw, true
+	case e.resolved:
+		// The source was removed since the last Validate: forget what it
+		// gave rather than keep a password nobody configures any more.
+		e.Password, e.resolved = "", false
+	}
+}
+
+// checkNumber enforces the SIP user-part subset that phones dial and that
+// needs no escaping in a URI.
+func checkNumber(n string) error {
+	if len(n) > 32 {
+		return fmt.Errorf("%q is longer than 32 characters", n)
+	}
+	for _, r := range n {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || strings.ContainsRune("._+-", r)) {
+			return fmt.Errorf("%q contains %q: use only 0-9 A-Z a-z . _ + -", n, r)
+		}
+	}
+	return nil
+}
+
+// place gives the file position for a problem at key, or the source of
+// the override that replaced it.
+func (c *Config) place(key string) Problem {
+	if src, ok := c.overriddenBy(key); ok {
+		return Problem{Key: key, From: src}
+	}
+	p := Problem{File: c.path, Key: key}
+	if at, _, ok := c.ix.lookup(key); ok {
+		p.Line, p.Col = at.Line, at.Col
+	}
+	return p
+}
+
+// overriddenBy reports whether key is, or lies under, a key passed to
+// MarkOverridden.
+func (c *Config) overriddenBy(key string) (string, bool) {
+	for k, src := range c.overridden {
+		if key == k || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[") {
+			return src, true
+		}
+	}
+	return "", false
+}
+
+// orList words a set of allowed values for a message: "a, b or c".
+func orList(set []string) string {
+	var q []string
+	for _, s := range set {
+		q = append(q, strconv.Quote(s))
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
