@@ -75,6 +75,7 @@ type subscription struct {
 	fails      int
 	timer      *time.Timer
 	unwatch    func()
+	data       []byte // subData as JSON; nil when it must be rebuilt
 }
 
 var _ presence.Watcher = (*subscription)(nil)
@@ -228,10 +229,22 @@ type subData struct {
 	Single     bool     `json:"single,omitempty"`
 }
 
-// record captures the subscription for the store.
+// record captures the subscription for the store. The dialog details change
+// only on refresh, so their JSON is kept between the frequent writes of CSeq
+// and version.
 func (sub *subscription) record() SubscriptionRecord {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
+	if sub.data == nil {
+		sub.data = sub.marshalLocked()
+	}
+	return SubscriptionRecord{
+		ID: sub.key, Entity: sub.entity, Event: sub.ev.pkg, Watcher: sub.watcher,
+		Expires: sub.expires, CSeq: sub.cseq, Version: sub.version, Data: sub.data,
+	}
+}
+
+func (sub *subscription) marshalLocked() []byte {
 	f := "dialog-info"
 	if sub.format == formatPIDF {
 		f = "pidf"
@@ -244,10 +257,7 @@ func (sub *subscription) record() SubscriptionRecord {
 		Transport: sub.transport, Source: sub.source, RemoteCSeq: sub.remoteCSeq,
 		UserAgent: sub.agent, Idle: sub.idle, Single: sub.single,
 	})
-	return SubscriptionRecord{
-		ID: sub.key, Entity: sub.entity, Event: sub.ev.pkg, Watcher: sub.watcher,
-		Expires: sub.expires, CSeq: sub.cseq, Version: sub.version, Data: data,
-	}
+	return data
 }
 
 // fromRecord rebuilds a subscription after a restart.
@@ -309,6 +319,7 @@ func (sub *subscription) setTarget(raw string) error {
 		return fmt.Errorf("parse Contact %q: %w", raw, err)
 	}
 	sub.target, sub.targetRaw = u, raw
+	sub.data = nil
 	return nil
 }
 
