@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/blfgw/blfgw/api"
@@ -240,6 +243,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	// SIGHUP would otherwise kill the process; reloading the config live
+	// arrives with the sharing rules, until then it is only acknowledged.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Warn("SIGHUP received: live reload is not supported yet; restart to apply config changes (subscriptions are kept)")
+			}
+		}
+	})
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- sipSrv.Run(ctx) })
 	select {
