@@ -8,7 +8,9 @@ import (
 	"github.com/blfgw/blfgw/presence"
 )
 
-func busy(id string) presence.Dialog { return presence.Dialog{ID: id, CallID: "c-" + id, State: presence.Confirmed} }
+func busy(id string) presence.Dialog {
+	return presence.Dialog{ID: id, CallID: "c-" + id, State: presence.Confirmed}
+}
 
 func TestTrackerMergesPublishers(t *testing.T) {
 	hub := presence.NewHub()

@@ -308,4 +308,6 @@ func hdr(m interface{ GetHeader(string) gosip.Header }, name string) string {
 
 func trustedLoopback() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }
 
-func newTxRecorder(req *gosip.Request) *siptest.ServerTxRecorder { return siptest.NewServerTxRecorder(req) }
+func newTxRecorder(req *gosip.Request) *siptest.ServerTxRecorder {
+	return siptest.NewServerTxRecorder(req)
+}

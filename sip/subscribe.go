@@ -70,19 +70,19 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 	}
 
 	sub := &subscription{
-		srv:       s,
-		entity:    entity,
-		ev:        ev,
-		format:    f,
-		watcher:   watcher,
-		agent:     header(req, "User-Agent", ""),
-		callID:    cid.Value(),
-		ourTag:    gosip.GenerateTagN(16),
-		peerTag:   fromTag,
-		transport: strings.ToUpper(req.Transport()),
-		source:    req.Source(),
+		srv:        s,
+		entity:     entity,
+		ev:         ev,
+		format:     f,
+		watcher:    watcher,
+		agent:      header(req, "User-Agent", ""),
+		callID:     cid.Value(),
+		ourTag:     gosip.GenerateTagN(16),
+		peerTag:    fromTag,
+		transport:  strings.ToUpper(req.Transport()),
+		source:     req.Source(),
 		remoteCSeq: cseq.SeqNo,
-		holding:   true,
+		holding:    true,
 	}
 	sub.key = subKey(sub.callID, sub.ourTag, sub.peerTag, ev)
 	sub.idle, sub.single = s.profileFor(watcher, sub.agent)

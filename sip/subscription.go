@@ -37,17 +37,17 @@ type subscription struct {
 	srv *Server
 
 	// Fixed for the life of the subscription.
-	key     string
-	entity  string
-	ev      event
-	format  format
-	idle    string // "empty" or "dummy"
-	single  bool
-	watcher string
-	agent   string
-	callID  string
-	ourTag  string
-	peerTag string
+	key      string
+	entity   string
+	ev       event
+	format   format
+	idle     string // "empty" or "dummy"
+	single   bool
+	watcher  string
+	agent    string
+	callID   string
+	ourTag   string
+	peerTag  string
 	peerFrom string // subscriber's From (with its tag): our To
 	peerTo   string // subscriber's To (without our tag): our From
 	from     gosip.FromHeader
