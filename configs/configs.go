@@ -95,20 +95,21 @@ func (l Log) SlogLevel() slog.Level {
 
 // SIP configures the SIP side of the gateway.
 type SIP struct {
-	Domain         string   `toml:"domain"`          // required: the SIP domain of the extensions
-	Listen         []string `toml:"listen"`          // "udp:0.0.0.0:5060", "tcp:...", "tls:...", "ws:...", "wss:..."; default ["udp:0.0.0.0:5060","tcp:0.0.0.0:5060"]
-	Advertise      string   `toml:"advertise"`       // host or IP written into Contact/Via; "" = derive from the listener
-	TLSCert        string   `toml:"tls_cert"`        // required (and the file must exist) when a tls: or wss: listener is configured
-	TLSKey         string   `toml:"tls_key"`         // as TLSCert
-	Trusted        []string `toml:"trusted"`         // CIDRs or bare IPs that skip digest auth; default none
-	Realm          string   `toml:"realm"`           // digest realm; default = Domain
-	MinExpires     int      `toml:"min_expires"`     // seconds; default 60; SUBSCRIBE/PUBLISH with a shorter non-zero Expires get 423
-	MaxExpires     int      `toml:"max_expires"`     // default 3600; the granted upper bound (must be >= min_expires)
-	DefaultExpires int      `toml:"default_expires"` // default 3600; used when Expires is absent (min<=default<=max)
-	NotifyTimeouts int      `toml:"notify_timeouts"` // consecutive NOTIFY transaction timeouts tolerated before a subscription is dropped; default 2; >=1
-	Rate           float64  `toml:"rate"`            // new requests per second allowed per untrusted source IP; default 50; 0 = unlimited
-	Burst          int      `toml:"burst"`           // default 100
-	Devices        []Device `toml:"devices"`         // per watcher device body profiles, matched on User-Agent
+	Domain           string   `toml:"domain"`            // required: the SIP domain of the extensions
+	Listen           []string `toml:"listen"`            // "udp:0.0.0.0:5060", "tcp:...", "tls:...", "ws:...", "wss:..."; default ["udp:0.0.0.0:5060","tcp:0.0.0.0:5060"]
+	Advertise        string   `toml:"advertise"`         // host or IP written into Contact/Via; "" = derive from the listener
+	TLSCert          string   `toml:"tls_cert"`          // required (and the file must exist) when a tls: or wss: listener is configured
+	TLSKey           string   `toml:"tls_key"`           // as TLSCert
+	Trusted          []string `toml:"trusted"`           // CIDRs or bare IPs that skip digest auth; default none
+	Realm            string   `toml:"realm"`             // digest realm; default = Domain
+	MinExpires       int      `toml:"min_expires"`       // seconds; default 60; SUBSCRIBE/PUBLISH with a shorter non-zero Expires get 423
+	MaxExpires       int      `toml:"max_expires"`       // default 3600; the granted upper bound (must be >= min_expires)
+	DefaultExpires   int      `toml:"default_expires"`   // default 3600; used when Expires is absent (min<=default<=max)
+	DigestAlgorithms []string `toml:"digest_algorithms"` // offered in this order in 401s: "MD5", "SHA-256"; default ["MD5", "SHA-256"]
+	NotifyTimeouts   int      `toml:"notify_timeouts"`   // consecutive NOTIFY transaction timeouts tolerated before a subscription is dropped; default 2; >=1
+	Rate             float64  `toml:"rate"`              // new requests per second allowed per untrusted source IP; default 50; 0 = unlimited
+	Burst            int      `toml:"burst"`             // default 100
+	Devices          []Device `toml:"devices"`           // per watcher device body profiles, matched on User-Agent
 }
 
 // Device adapts the dialog-info body for phones known to need it.
@@ -383,6 +384,11 @@ const (
 	DefaultRole           = "user"
 )
 
+// DefaultDigestAlgorithms lists MD5 first: many desk phones (and SIPp 3.6)
+// read only the first challenge and know only MD5, while a phone that knows
+// SHA-256 still finds it in the second.
+func DefaultDigestAlgorithms() []string { return []string{"MD5", "SHA-256"} }
+
 // DefaultListen is sip.listen when the file leaves it out.
 func DefaultListen() []string {
 	return []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"}
@@ -413,6 +419,9 @@ func (c *Config) applyDefaults() {
 	}
 	if unset("sip.default_expires") {
 		c.SIP.DefaultExpires = DefaultExpires
+	}
+	if unset("sip.digest_algorithms") {
+		c.SIP.DigestAlgorithms = DefaultDigestAlgorithms()
 	}
 	if unset("sip.notify_timeouts") {
 		c.SIP.NotifyTimeouts = DefaultNotifyTimeouts

@@ -75,7 +75,7 @@ func TestExampleLoads(t *testing.T) {
 func TestExampleCommentsEveryKey(t *testing.T) {
 	for _, key := range []string{
 		"level", "format", "domain", "listen", "advertise", "tls_cert", "tls_key", "trusted",
-		"realm", "min_expires", "max_expires", "default_expires", "notify_timeouts", "rate",
+		"realm", "min_expires", "max_expires", "default_expires", "notify_timeouts", "rate", "digest_algorithms",
 		"burst", "user_agent", "idle", "single_dialog", "path", "name", "number", "department",
 		"role", "password", "password_file", "password_env",
 	} {
@@ -94,7 +94,7 @@ func TestDefaults(t *testing.T) {
 	if c.Log.Level != "info" || c.Log.Format != "text" ||
 		!slices.Equal(s.Listen, []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"}) ||
 		s.Realm != "pbx.example.com" || s.MinExpires != 60 || s.MaxExpires != 3600 ||
-		s.DefaultExpires != 3600 || s.NotifyTimeouts != 2 || s.Rate != 50 || s.Burst != 100 ||
+		s.DefaultExpires != 3600 || s.NotifyTimeouts != 2 || !slices.Equal(s.DigestAlgorithms, []string{"MD5", "SHA-256"}) || s.Rate != 50 || s.Burst != 100 ||
 		len(s.Trusted) != 0 || c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Path != "var/blfgw.db" ||
 		c.Extensions[0].Role != "user" {
 		t.Errorf("defaults not applied: %+v", c)
@@ -183,6 +183,11 @@ func TestProblems(t *testing.T) {
 			`t.toml:4:15: sip.max_expires: must be at least min_expires (60), got 30`}},
 		{"default outside", okSIP + "default_expires = 10\n" + okExt, []string{
 			`t.toml:3:19: sip.default_expires: must be between min_expires (60) and max_expires (3600), got 10`}},
+		{"digest algorithms", okSIP + "digest_algorithms = [\"SHA-256\", \"sha1\", \"SHA-256\"]\n" + okExt, []string{
+			`t.toml:3:33: sip.digest_algorithms[1]: unknown digest algorithm "sha1" (use "MD5" or "SHA-256")`,
+			`t.toml:3:41: sip.digest_algorithms[2]: "SHA-256" is listed twice`}},
+		{"digest algorithms empty", okSIP + "digest_algorithms = []\n" + okExt, []string{
+			`t.toml:3:1: sip.digest_algorithms: must name at least one of MD5, SHA-256`}},
 		{"notify_timeouts", okSIP + "notify_timeouts = 0\n" + okExt, []string{
 			`t.toml:3:19: sip.notify_timeouts: must be at least 1 (got 0)`}},
 		{"rate negative", okSIP + "rate = -1.5\n" + okExt, []string{

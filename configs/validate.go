@@ -125,6 +125,20 @@ func (v *validator) sip() {
 	if s.DefaultExpires < s.MinExpires || s.DefaultExpires > s.MaxExpires {
 		v.at("sip.default_expires", "must be between min_expires (%d) and max_expires (%d), got %d", s.MinExpires, s.MaxExpires, s.DefaultExpires)
 	}
+	if len(s.DigestAlgorithms) == 0 && v.written("sip.digest_algorithms") {
+		v.at("sip.digest_algorithms", "must name at least one of MD5, SHA-256")
+	}
+	seenAlg := map[string]bool{}
+	for i, a := range s.DigestAlgorithms {
+		key := fmt.Sprintf("sip.digest_algorithms[%d]", i)
+		switch {
+		case a != "MD5" && a != "SHA-256":
+			v.at(key, "unknown digest algorithm %q (use \"MD5\" or \"SHA-256\")", a)
+		case seenAlg[a]:
+			v.at(key, "%q is listed twice", a)
+		}
+		seenAlg[a] = true
+	}
 	if s.NotifyTimeouts < 1 {
 		v.at("sip.notify_timeouts", "must be at least 1 (got %d)", s.NotifyTimeouts)
 	}

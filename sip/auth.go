@@ -10,7 +10,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/icholy/digest"
@@ -30,11 +32,54 @@ const (
 type authenticator struct {
 	realm  string
 	secret []byte
+	algs   []string // offered in this order
 	now    func() time.Time
+
+	// used remembers (nonce, cnonce, nc) triples for as long as their nonce
+	// lives, so a captured Authorization header cannot be replayed (RFC 7616
+	// 3.4); phones bump nc or take a new nonce for every request.
+	mu   sync.Mutex
+	used map[string]time.Time
 }
 
-func newAuthenticator(realm string, secret []byte) *authenticator {
-	return &authenticator{realm: realm, secret: secret, now: time.Now}
+func newAuthenticator(realm string, secret []byte, algs []string) *authenticator {
+	if len(algs) == 0 {
+		algs = []string{"MD5", "SHA-256"}
+	}
+	return &authenticator{realm: realm, secret: secret, algs: algs, now: time.Now, used: map[string]time.Time{}}
+}
+
+// fresh records a use of a nonce and reports whether it is the first.
+func (a *authenticator) fresh(nonce, cnonce string, nc int) bool {
+	key := nonce + "|" + cnonce + "|" + strconv.Itoa(nc)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.used[key]; ok {
+		return false
+	}
+	a.used[key] = a.now()
+	return true
+}
+
+// sweep forgets uses of nonces that have expired anyway.
+func (a *authenticator) sweep() {
+	cutoff := a.now().Add(-nonceLifetime - 2*time.Minute)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, t := range a.used {
+		if t.Before(cutoff) {
+			delete(a.used, k)
+		}
+	}
+}
+
+func (a *authenticator) offers(alg string) bool {
+	for _, x := range a.algs {
+		if strings.EqualFold(x, alg) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) nonceSecret(ctx context.Context) ([]byte, error) {
@@ -80,12 +125,12 @@ func (a *authenticator) nonceState(n string) (ours, fresh bool) {
 	return true, age >= -time.Minute && age <= nonceLifetime
 }
 
-// challenge is a 401 offering SHA-256 first and MD5 for older phones
-// (RFC 8760 section 2.4).
+// challenge is a 401 offering the configured algorithms in order, one
+// WWW-Authenticate each (RFC 8760 section 2.4).
 func (a *authenticator) challenge(stale bool) *StatusError {
 	n := a.nonce()
 	var hdrs []gosip.Header
-	for _, alg := range []string{"SHA-256", "MD5"} {
+	for _, alg := range a.algs {
 		c := digest.Challenge{Realm: a.realm, Nonce: n, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		hdrs = append(hdrs, gosip.NewHeader("WWW-Authenticate", c.String()))
 	}
@@ -106,7 +151,7 @@ func (s *Server) authenticate(req *gosip.Request) (string, *StatusError) {
 		return "", s.auth.challenge(false)
 	}
 	alg := strings.ToUpper(cred.Algorithm)
-	if alg != "" && alg != "MD5" && alg != "SHA-256" {
+	if !s.auth.offers(alg) && !(alg == "" && s.auth.offers("MD5")) {
 		return "", s.auth.challenge(false)
 	}
 	ours, fresh := s.auth.nonceState(cred.Nonce)
@@ -140,6 +185,10 @@ func (s *Server) authenticate(req *gosip.Request) (string, *StatusError) {
 	}
 	if !fresh {
 		// Right password, old nonce: ask again without bothering the user.
+		return "", s.auth.challenge(true)
+	}
+	if cred.QOP != "" && !s.auth.fresh(cred.Nonce, cred.Cnonce, cred.Nc) {
+		// A replayed header: a new nonce lets a real phone answer at once.
 		return "", s.auth.challenge(true)
 	}
 	return cred.Username, nil

@@ -57,8 +57,8 @@ func TestDigestAuth(t *testing.T) {
 			c, _ := digest.ParseChallenge(h.Value())
 			algs = append(algs, c.Algorithm)
 		}
-		if strings.Join(algs, ",") != "SHA-256,MD5" {
-			t.Fatalf("offered %v, want SHA-256 then MD5", algs)
+		if strings.Join(algs, ",") != "MD5,SHA-256" {
+			t.Fatalf("offered %v, want MD5 then SHA-256 (the default order)", algs)
 		}
 
 		for _, alg := range []string{"SHA-256", "MD5"} {
@@ -70,6 +70,18 @@ func TestDigestAuth(t *testing.T) {
 		sub := r.srv.subs.all()
 		if len(sub) == 0 || sub[0].watcher != "1002" {
 			t.Fatalf("watcher identity is not the authenticated user: %+v", sub)
+		}
+
+		// The very same Authorization again is a replay: challenged anew.
+		replay := answerChallenge(t, req, res, "MD5", "1002", "pw1002")
+		if ok := r.do(t, replay); ok.StatusCode != 200 {
+			t.Fatalf("first use = %d", ok.StatusCode)
+		}
+		again := replay.Clone()
+		again.SetSource(replay.Source())
+		again.SetTransport(replay.Transport())
+		if res := r.do(t, again); res.StatusCode != 401 {
+			t.Fatalf("replayed credentials = %d, want 401", res.StatusCode)
 		}
 
 		bad := r.do(t, answerChallenge(t, req, res, "MD5", "1002", "wrong"))
@@ -99,6 +111,27 @@ func TestDigestAuth(t *testing.T) {
 		forged.AppendHeader(gosip.NewHeader("Authorization", strings.Replace(h, c.Nonce, "AAAA", 1)))
 		if res := r.do(t, forged); res.StatusCode != 401 && res.StatusCode != 403 {
 			t.Fatalf("forged nonce = %d", res.StatusCode)
+		}
+	})
+}
+
+func TestDigestAlgorithmsConfigured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Options{Digest: []string{"SHA-256"}})
+		req := subscribeReq(t, "1001", "dialog", "600", "")
+		res := r.do(t, req)
+		if n := len(res.GetHeaders("WWW-Authenticate")); n != 1 {
+			t.Fatalf("%d challenges, want only SHA-256", n)
+		}
+		if ok := r.do(t, answerChallenge(t, req, res, "SHA-256", "1002", "pw1002")); ok.StatusCode != 200 {
+			t.Fatalf("SHA-256 = %d", ok.StatusCode)
+		}
+		// MD5 answers are refused when MD5 is not offered.
+		md5 := res.Clone()
+		md5.RemoveHeader("WWW-Authenticate")
+		md5.AppendHeader(gosip.NewHeader("WWW-Authenticate", strings.Replace(res.GetHeader("WWW-Authenticate").Value(), "SHA-256", "MD5", 1)))
+		if got := r.do(t, answerChallenge(t, req, md5, "MD5", "1002", "pw1002")); got.StatusCode != 401 {
+			t.Fatalf("MD5 when only SHA-256 is offered = %d, want 401", got.StatusCode)
 		}
 	})
 }

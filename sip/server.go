@@ -65,6 +65,7 @@ type Options struct {
 	TLS            *tls.Config
 	Trusted        []netip.Prefix
 	Realm          string
+	Digest         []string // digest algorithms offered, in order; default MD5, SHA-256
 	MinExpires     time.Duration
 	MaxExpires     time.Duration
 	DefaultExpires time.Duration
@@ -80,6 +81,9 @@ type Options struct {
 	Store     Store
 	Log       *slog.Logger
 }
+
+// sipgo has one process-wide logger; the first server sets it.
+var setLibraryLogger sync.Once
 
 // Server is the SIP edge.
 type Server struct {
@@ -149,17 +153,19 @@ func New(opt Options) (*Server, error) {
 		return nil, errors.New("sip: Hub, Tracker, Directory and Store are required")
 	}
 	log := opt.Log.With("component", "sip")
+	libLog := slog.New(newPeerSafeHandler(log.Handler()))
+	setLibraryLogger.Do(func() { gosip.SetDefaultLogger(libLog) })
 
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("blfgw"),
 		sipgo.WithUserAgentHostname(opt.Domain),
 		sipgo.WithUserAgentTransactionLayerOptions(
-			gosip.WithTransactionLayerLogger(log),
+			gosip.WithTransactionLayerLogger(libLog),
 			gosip.WithTransactionLayerUnhandledResponseHandler(func(*gosip.Response) {}),
 			gosip.WithTransactionLayerTerminateOnConnClose(),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(
-			gosip.WithTransportLayerLogger(log),
+			gosip.WithTransportLayerLogger(libLog),
 			gosip.WithTransportLayerTransports(gosip.TransportsConfig{
 				TCP: &gosip.TransportTCP{WriteTimeout: 5 * time.Second},
 				TLS: &gosip.TransportTLS{TransportTCP: &gosip.TransportTCP{WriteTimeout: 5 * time.Second}},
@@ -171,7 +177,7 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip: user agent: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(libLog))
 	if err != nil {
 		return nil, fmt.Errorf("sip: server: %w", err)
 	}
@@ -239,7 +245,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	s.auth = newAuthenticator(s.opt.Realm, secret)
+	s.auth = newAuthenticator(s.opt.Realm, secret, s.opt.Digest)
 
 	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(s.advertiseHost()), sipgo.WithClientLogger(s.log))
 	if err != nil {
@@ -453,6 +459,7 @@ func (s *Server) expireLoop(ctx context.Context) {
 				cancel()
 			}
 			s.rate.sweep(now)
+			s.auth.sweep()
 		}
 	}
 }

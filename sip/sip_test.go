@@ -188,7 +188,7 @@ func newRig(t *testing.T, opt Options) *rig {
 		t.Fatal(err)
 	}
 	s.bind("udp", net.ParseIP("127.0.0.1"), 5060)
-	s.auth = newAuthenticator("pbx.test", []byte("0123456789abcdef0123456789abcdef"))
+	s.auth = newAuthenticator("pbx.test", []byte("0123456789abcdef0123456789abcdef"), opt.Digest)
 	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
@@ -310,4 +310,25 @@ func trustedLoopback() []netip.Prefix { return []netip.Prefix{netip.MustParsePre
 
 func newTxRecorder(req *gosip.Request) *siptest.ServerTxRecorder {
 	return siptest.NewServerTxRecorder(req)
+}
+
+func TestPeerSafeLog(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(newPeerSafeHandler(slog.NewTextHandler(&buf, nil)))
+	garbage := "SUBSCRIBE x\r\n" + strings.Repeat("x", 5000)
+	for range 100 {
+		log.Error("failed to parse", "data", garbage, "error", "bad")
+	}
+	log.Warn("TCP ref went negative", "ref", -1)
+	log.Info("ordinary", "k", "v")
+	out := buf.String()
+	if n := strings.Count(out, "failed to parse"); n != 1 {
+		t.Fatalf("garbage logged %d times in one interval, want 1", n)
+	}
+	if len(out) > 1000 || strings.Contains(out, "\r") {
+		t.Fatalf("garbage not cut to an excerpt (%d bytes):\n%s", len(out), out)
+	}
+	if strings.Contains(out, "ref went negative") || !strings.Contains(out, "ordinary") {
+		t.Fatalf("filtering wrong:\n%s", out)
+	}
 }

@@ -207,6 +207,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		TLS:            tlsConf,
 		Trusted:        cfg.TrustedNets(),
 		Realm:          cfg.SIP.Realm,
+		Digest:         cfg.SIP.DigestAlgorithms,
 		MinExpires:     time.Duration(cfg.SIP.MinExpires) * time.Second,
 		MaxExpires:     time.Duration(cfg.SIP.MaxExpires) * time.Second,
 		DefaultExpires: time.Duration(cfg.SIP.DefaultExpires) * time.Second,
