@@ -100,24 +100,29 @@ func (s *Server) nonceSecret(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
+// nonce is issue time, 8 random bytes (so every challenge differs, even
+// within one second) and an HMAC of both.
 func (a *authenticator) nonce() string {
-	var b [8 + 16]byte
+	var b [nonceLen]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(a.now().Unix()))
+	_, _ = rand.Read(b[8:16])
 	m := hmac.New(sha256.New, a.secret)
-	m.Write(b[:8])
-	copy(b[8:], m.Sum(nil))
+	m.Write(b[:16])
+	copy(b[16:], m.Sum(nil))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+const nonceLen = 8 + 8 + 16
 
 // nonceState reports whether a nonce is ours and whether it is still fresh.
 func (a *authenticator) nonceState(n string) (ours, fresh bool) {
 	b, err := base64.RawURLEncoding.DecodeString(n)
-	if err != nil || len(b) != 24 {
+	if err != nil || len(b) != nonceLen {
 		return false, false
 	}
 	m := hmac.New(sha256.New, a.secret)
-	m.Write(b[:8])
-	if !hmac.Equal(m.Sum(nil)[:16], b[8:]) {
+	m.Write(b[:16])
+	if !hmac.Equal(m.Sum(nil)[:16], b[16:]) {
 		return false, false
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)

@@ -152,3 +152,21 @@ func TestPublishAuthorisation(t *testing.T) {
 		}
 	})
 }
+
+func TestNonceUniquePerChallenge(t *testing.T) {
+	a := newAuthenticator("r", []byte("0123456789abcdef"), nil)
+	seen := map[string]bool{}
+	for range 100 {
+		n := a.nonce()
+		if seen[n] {
+			t.Fatal("two challenges in one second share a nonce")
+		}
+		seen[n] = true
+		if ours, fresh := a.nonceState(n); !ours || !fresh {
+			t.Fatalf("own nonce not recognised: %v %v", ours, fresh)
+		}
+	}
+	if ours, _ := newAuthenticator("r", []byte("another secret!!"), nil).nonceState(a.nonce()); ours {
+		t.Fatal("a nonce of another secret was accepted")
+	}
+}
