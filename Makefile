@@ -9,7 +9,7 @@ CONFIG   ?= configs/example.toml
 FUZZTIME ?= 5s
 PKGS     := ./...
 
-.PHONY: all build run test check deps unit fuzz-short fuzz bench clean
+.PHONY: all build run watch publish test check deps unit fuzz-short fuzz bench clean
 
 all: build
 
@@ -20,6 +20,31 @@ build:
 run: build
 	mkdir -p var
 	./$(BIN) serve -config $(CONFIG)
+
+# Try the running gateway by hand with SIPp (make run in another terminal):
+#   make watch EXT=1001                 a BLF key; NOTIFYs go to var/watch-1001.log
+#   make publish EXT=1001 STATE=ringing  ringing | outgoing | busy | hold | idle
+EXT   ?= 1001
+STATE ?= busy
+EVENT ?= dialog
+SIPP  := sipp 127.0.0.1:5060 -i 127.0.0.1 -m 1 -timeout 3600s
+
+watch: deps
+	mkdir -p var
+	@echo "watching $(EXT) (Event: $(EVENT)); NOTIFYs in var/watch-$(EXT).log (tail -f it); q or Ctrl-C to stop"
+	$(SIPP) -p 15070 -sf testdata/sipp/demo_watch.xml -s $(EXT) -key event $(EVENT) \
+	  -trace_msg -message_file var/watch-$(EXT).log
+
+publish: deps
+	@case "$(STATE)" in \
+	  ringing)  st=early;      dir=recipient; r=yes;; \
+	  outgoing) st=early;      dir=initiator; r=yes;; \
+	  busy)     st=confirmed;  dir=recipient; r=yes;; \
+	  hold)     st=confirmed;  dir=recipient; r=no;; \
+	  idle)     st=terminated; dir=recipient; r=yes;; \
+	  *) echo "STATE must be ringing, outgoing, busy, hold or idle"; exit 2;; esac; \
+	$(SIPP) -nostdin -p 15071 -sf testdata/sipp/demo_publish.xml -s $(EXT) -key state $$st -key direction $$dir \
+	  -key rendering $$r -timeout 10s -timeout_error >/dev/null && echo "published $(EXT) $(STATE)"
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
