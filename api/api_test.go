@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"testing"
+)
+
+func TestHealthz(t *testing.T) {
+	var broken atomic.Bool
+	s, err := New(Options{
+		Addr:    "127.0.0.1:0",
+		Version: "test",
+		Checks: []Check{{Name: "store", Run: func(context.Context) error {
+			if broken.Load() {
+				return errors.New("disk gone")
+			}
+			return nil
+		}}},
+		Stats: func() map[string]any { return map[string]any{"subscriptions": 7} },
+		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	get := func(path string) (int, map[string]any) {
+		t.Helper()
+		res, err := http.Get("http://" + s.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatalf("%s: not JSON: %v", path, err)
+		}
+		return res.StatusCode, body
+	}
+
+	code, body := get("/healthz")
+	if code != 200 || body["status"] != "ok" || body["subscriptions"] != float64(7) || body["version"] != "test" {
+		t.Fatalf("healthz = %d %v", code, body)
+	}
+	broken.Store(true)
+	code, body = get("/healthz")
+	checks, _ := body["checks"].(map[string]any)
+	if code != 503 || body["status"] != "degraded" || checks["store"] != "disk gone" {
+		t.Fatalf("broken healthz = %d %v", code, body)
+	}
+	code, body = get("/nope")
+	e, _ := body["error"].(map[string]any)
+	if code != 404 || e["code"] != "not_found" || e["message"] == "" {
+		t.Fatalf("unknown path = %d %v", code, body)
+	}
+}
+
+func TestListenError(t *testing.T) {
+	s, err := New(Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ln.Close()
+	if _, err := New(Options{Addr: s.Addr()}); err == nil {
+		t.Fatal("second listener on the same address did not fail")
+	}
+}
