@@ -15,60 +15,93 @@ import (
 // notifier sends NOTIFYs for queued subscriptions with bounded concurrency.
 // Each queued subscription is sent its latest state once; a subscription
 // has at most one NOTIFY in flight, so a burst of changes becomes one
-// NOTIFY and a dead phone holds one slot, never the queue.
+// NOTIFY.
+//
+// Unreachable phones must not stall everybody else's lamps (a UDP NOTIFY
+// to a dead phone waits 32 s for Timer F). Two things keep them apart: a
+// NOTIFY unanswered after slowAfter gives its slot back and finishes in
+// the background, and a subscription whose last NOTIFY failed goes through
+// a small lane of its own until it answers again.
 type notifier struct {
-	srv *Server
+	srv     *Server
+	healthy *lane
+	suspect *lane
+	wg      sync.WaitGroup
+}
 
+// lane is a queue with its own in-flight slots.
+type lane struct {
 	mu    sync.Mutex
 	queue []*subscription
 	kick  chan struct{}
-
 	slots chan struct{}
-	wg    sync.WaitGroup
+}
+
+// slowAfter is how long a NOTIFY may hold a slot: a phone that answers at
+// all answers long before its second retransmission (T1 = 500 ms).
+const slowAfter = time.Second
+
+func newLane(slots int) *lane {
+	return &lane{kick: make(chan struct{}, 1), slots: make(chan struct{}, slots)}
 }
 
 func newNotifier(s *Server, inflight int) *notifier {
-	return &notifier{
-		srv:   s,
-		kick:  make(chan struct{}, 1),
-		slots: make(chan struct{}, inflight),
-	}
+	return &notifier{srv: s, healthy: newLane(inflight), suspect: newLane(max(inflight/16, 16))}
 }
 
+// enqueue is called with sub.mu held.
 func (n *notifier) enqueue(sub *subscription) {
-	n.mu.Lock()
-	n.queue = append(n.queue, sub)
-	n.mu.Unlock()
+	l := n.healthy
+	if sub.fails > 0 {
+		l = n.suspect
+	}
+	l.mu.Lock()
+	l.queue = append(l.queue, sub)
+	l.mu.Unlock()
 	select {
-	case n.kick <- struct{}{}:
+	case l.kick <- struct{}{}:
 	default:
 	}
 }
 
 func (n *notifier) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { n.drain(ctx, n.healthy) })
+	wg.Go(func() { n.drain(ctx, n.suspect) })
+	wg.Wait()
+}
+
+func (n *notifier) drain(ctx context.Context, l *lane) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-n.kick:
+		case <-l.kick:
 		}
 		for {
-			n.mu.Lock()
-			batch := n.queue
-			n.queue = nil
-			n.mu.Unlock()
+			l.mu.Lock()
+			batch := l.queue
+			l.queue = nil
+			l.mu.Unlock()
 			if len(batch) == 0 {
 				break
 			}
 			for _, sub := range batch {
 				select {
-				case n.slots <- struct{}{}:
+				case l.slots <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
 				n.wg.Go(func() {
-					defer func() { <-n.slots }()
+					var once sync.Once
+					release := func() { once.Do(func() { <-l.slots }) }
+					slow := time.AfterFunc(slowAfter, func() {
+						n.srv.stats.notifySlow.Add(1)
+						release()
+					})
 					n.send(ctx, sub)
+					slow.Stop()
+					release()
 				})
 			}
 		}

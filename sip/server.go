@@ -113,6 +113,7 @@ type Server struct {
 // counters are the figures an operator (and make bench) reads.
 type counters struct {
 	notifySent, notifyOK, notifyFailed atomic.Int64
+	notifySlow                         atomic.Int64 // NOTIFYs that gave their slot back unanswered
 }
 
 // Stats returns the server's counters and gauges by name.
@@ -123,6 +124,7 @@ func (s *Server) Stats() map[string]int64 {
 		"notify_sent":   s.stats.notifySent.Load(),
 		"notify_ok":     s.stats.notifyOK.Load(),
 		"notify_failed": s.stats.notifyFailed.Load(),
+		"notify_slow":   s.stats.notifySlow.Load(),
 	}
 }
 

@@ -274,3 +274,69 @@ func TestSubscribeRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestDeadWatchersDoNotStallOthers: more unreachable phones than NOTIFY
+// slots must not hold a live phone's lamp for Timer F (32 s).
+func TestDeadWatchersDoNotStallOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Options{Trusted: trustedLoopback(), NotifyInflight: 4, NotifyTimeouts: 3})
+		var live *gosip.Request
+		r.ph.answer = func(req *gosip.Request) int {
+			if strings.HasPrefix(req.CallID().Value(), "dead-") && req.CSeq().SeqNo > 1 {
+				return 0 // unplugged after its first NOTIFY
+			}
+			if req.CallID().Value() == "live" && req.CSeq().SeqNo > 1 {
+				live = req
+			}
+			return 200
+		}
+		sub := func(callID, entity string) {
+			req := subscribeReq(t, entity, "dialog", "600", "")
+			cid := gosip.CallIDHeader(callID)
+			req.ReplaceHeader(&cid)
+			if res := r.do(t, req); res.StatusCode != 200 {
+				t.Fatalf("subscribe %s: %d", callID, res.StatusCode)
+			}
+		}
+		for i := range 20 {
+			sub("dead-"+strconv.Itoa(i), "1001")
+		}
+		synctest.Wait()
+		sub("live", "1002")
+		synctest.Wait()
+
+		start := time.Now()
+		r.hub.SetDialogs("1001", presence.SourceSIP, ringing("a")) // 20 NOTIFYs into the void
+		synctest.Wait()
+		r.hub.SetDialogs("1002", presence.SourceSIP, ringing("b"))
+		got := func() bool {
+			r.ph.mu.Lock()
+			defer r.ph.mu.Unlock()
+			return live != nil
+		}
+		for !got() && time.Since(start) < time.Minute {
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		if !got() {
+			t.Fatal("the live watcher never got its NOTIFY")
+		}
+		// 20 dead NOTIFYs through 4 slots give their slots back in 5 waves
+		// of slowAfter, instead of holding them for Timer F (32 s).
+		if waited, limit := time.Since(start), 5*slowAfter+time.Second; waited > limit {
+			t.Fatalf("live watcher waited %v behind dead ones, want at most %v", waited, limit)
+		}
+		// The dead ones end up in the suspect lane and are dropped after
+		// notify_timeouts failures; the live one stays.
+		for range 3 {
+			time.Sleep(40 * time.Second)
+			r.hub.SetDialogs("1001", presence.SourceSIP, ringing(strconv.Itoa(int(time.Now().Unix()))))
+			synctest.Wait()
+		}
+		time.Sleep(40 * time.Second)
+		synctest.Wait()
+		if n := r.srv.Subscriptions(); n != 1 {
+			t.Fatalf("%d subscriptions left, want only the live one", n)
+		}
+	})
+}
