@@ -38,6 +38,9 @@ type PublicationRecord struct {
 // phone was told.
 type Store interface {
 	PutSubscriptions(ctx context.Context, subs []SubscriptionRecord) error
+	// UpdateSubscriptionCounters writes only CSeq, Version and Expires of
+	// stored subscriptions (Data is left out of the records).
+	UpdateSubscriptionCounters(ctx context.Context, subs []SubscriptionRecord) error
 	DeleteSubscriptions(ctx context.Context, ids []string) error
 	Subscriptions(ctx context.Context) ([]SubscriptionRecord, error)
 	PutPublication(ctx context.Context, p PublicationRecord) error
@@ -49,18 +52,19 @@ type Store interface {
 }
 
 // persister writes subscriptions behind the NOTIFY path: a NOTIFY marks its
-// subscription dirty and the persister stores the latest CSeq and version in
-// batches. A SUBSCRIBE waits for its write (sync), because what a phone was
-// told must survive a kill -9. All writes of one subscription go through
-// here, in order, so an old record never overwrites a newer one.
+// subscription's counters dirty and the persister stores the latest CSeq and
+// version in batches. A SUBSCRIBE waits for its write (sync), because what a
+// phone was told must survive a kill -9. All writes of one subscription go
+// through here, in order, so an old record never overwrites a newer one.
 type persister struct {
 	srv *Server
 
-	mu      sync.Mutex
-	dirtyM  map[string]*subscription
-	gone    map[string]bool
-	waiters []chan error
-	kick    chan struct{}
+	mu       sync.Mutex
+	full     map[string]*subscription // whole record to write
+	counters map[string]*subscription // only CSeq, version, expiry changed
+	gone     map[string]bool
+	waiters  []chan error
+	kick     chan struct{}
 }
 
 // restoreJump is how far CSeq and version move forward after an unclean
@@ -69,23 +73,37 @@ const restoreJump = 100
 
 func newPersister(s *Server) *persister {
 	return &persister{
-		srv:    s,
-		dirtyM: map[string]*subscription{},
-		gone:   map[string]bool{},
-		kick:   make(chan struct{}, 1),
+		srv:      s,
+		full:     map[string]*subscription{},
+		counters: map[string]*subscription{},
+		gone:     map[string]bool{},
+		kick:     make(chan struct{}, 1),
 	}
 }
 
+// dirty notes that sub's CSeq and version moved (a NOTIFY went out).
 func (p *persister) dirty(sub *subscription) {
 	p.mu.Lock()
-	p.dirtyM[sub.key] = sub
+	if p.full[sub.key] == nil {
+		p.counters[sub.key] = sub
+	}
+	p.mu.Unlock()
+}
+
+// dirtyAll notes that the whole record must be written (a restored
+// subscription, whose row may have been pruned).
+func (p *persister) dirtyAll(sub *subscription) {
+	p.mu.Lock()
+	p.full[sub.key] = sub
+	delete(p.counters, sub.key)
 	delete(p.gone, sub.key)
 	p.mu.Unlock()
 }
 
 func (p *persister) deleted(key string) {
 	p.mu.Lock()
-	delete(p.dirtyM, key)
+	delete(p.full, key)
+	delete(p.counters, key)
 	p.gone[key] = true
 	p.mu.Unlock()
 }
@@ -94,7 +112,8 @@ func (p *persister) deleted(key string) {
 func (p *persister) sync(ctx context.Context, sub *subscription) error {
 	ch := make(chan error, 1)
 	p.mu.Lock()
-	p.dirtyM[sub.key] = sub
+	p.full[sub.key] = sub
+	delete(p.counters, sub.key)
 	delete(p.gone, sub.key)
 	p.waiters = append(p.waiters, ch)
 	p.mu.Unlock()
@@ -131,16 +150,23 @@ func (p *persister) run(ctx context.Context) {
 // flush writes everything dirty and answers the waiters.
 func (p *persister) flush(ctx context.Context) error {
 	p.mu.Lock()
-	dirty, gone, waiters := p.dirtyM, p.gone, p.waiters
-	p.dirtyM, p.gone, p.waiters = map[string]*subscription{}, map[string]bool{}, nil
+	full, counters, gone, waiters := p.full, p.counters, p.gone, p.waiters
+	p.full, p.counters, p.gone, p.waiters = map[string]*subscription{}, map[string]*subscription{}, map[string]bool{}, nil
 	p.mu.Unlock()
 	var err error
-	if len(dirty) > 0 {
-		recs := make([]SubscriptionRecord, 0, len(dirty))
-		for _, sub := range dirty {
-			recs = append(recs, sub.record())
+	if len(full) > 0 {
+		recs := make([]SubscriptionRecord, 0, len(full))
+		for _, sub := range full {
+			recs = append(recs, sub.record(true))
 		}
 		err = p.srv.opt.Store.PutSubscriptions(ctx, recs)
+	}
+	if len(counters) > 0 && err == nil {
+		recs := make([]SubscriptionRecord, 0, len(counters))
+		for _, sub := range counters {
+			recs = append(recs, sub.record(false))
+		}
+		err = p.srv.opt.Store.UpdateSubscriptionCounters(ctx, recs)
 	}
 	if len(gone) > 0 && err == nil {
 		ids := make([]string, 0, len(gone))
@@ -152,13 +178,19 @@ func (p *persister) flush(ctx context.Context) error {
 	if err != nil {
 		// Keep them for the next round, unless something newer came.
 		p.mu.Lock()
-		for k, sub := range dirty {
-			if _, ok := p.dirtyM[k]; !ok && !p.gone[k] {
-				p.dirtyM[k] = sub
+		for k, sub := range full {
+			if !p.gone[k] {
+				p.full[k] = sub
+				delete(p.counters, k)
+			}
+		}
+		for k, sub := range counters {
+			if !p.gone[k] && p.full[k] == nil {
+				p.counters[k] = sub
 			}
 		}
 		for k := range gone {
-			if _, ok := p.dirtyM[k]; !ok {
+			if p.full[k] == nil && p.counters[k] == nil {
 				p.gone[k] = true
 			}
 		}
@@ -241,7 +273,7 @@ func (s *Server) restore(ctx context.Context) error {
 		sub.armLocked()
 		sub.mu.Unlock()
 		s.subs.put(sub)
-		s.persist.dirty(sub)
+		s.persist.dirtyAll(sub)
 		sub.release()
 		restored++
 	}

@@ -47,6 +47,18 @@ func (m *memStore) PutSubscriptions(_ context.Context, subs []SubscriptionRecord
 	return nil
 }
 
+func (m *memStore) UpdateSubscriptionCounters(_ context.Context, subs []SubscriptionRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range subs {
+		if old, ok := m.subs[s.ID]; ok {
+			old.CSeq, old.Version, old.Expires = s.CSeq, s.Version, s.Expires
+			m.subs[s.ID] = old
+		}
+	}
+	return nil
+}
+
 func (m *memStore) DeleteSubscriptions(_ context.Context, ids []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -183,7 +183,6 @@ func (s *Server) refresh(req *gosip.Request, tx gosip.ServerTransaction, key str
 		return fail(500, "CSeq lower than the last one in this dialog")
 	}
 	sub.remoteCSeq = cseq
-	sub.data = nil
 	if c := req.Contact(); c != nil {
 		if err := sub.setTarget(c.Address.String()); err != nil {
 			sub.mu.Unlock()

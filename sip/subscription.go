@@ -75,7 +75,6 @@ type subscription struct {
 	fails      int
 	timer      *time.Timer
 	unwatch    func()
-	data       []byte // subData as JSON; nil when it must be rebuilt
 }
 
 var _ presence.Watcher = (*subscription)(nil)
@@ -229,19 +228,19 @@ type subData struct {
 	Single     bool     `json:"single,omitempty"`
 }
 
-// record captures the subscription for the store. The dialog details change
-// only on refresh, so their JSON is kept between the frequent writes of CSeq
-// and version.
-func (sub *subscription) record() SubscriptionRecord {
+// record captures the subscription for the store; the dialog details
+// (Data) only when full, since they change only on refresh.
+func (sub *subscription) record(full bool) SubscriptionRecord {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	if sub.data == nil {
-		sub.data = sub.marshalLocked()
-	}
-	return SubscriptionRecord{
+	r := SubscriptionRecord{
 		ID: sub.key, Entity: sub.entity, Event: sub.ev.pkg, Watcher: sub.watcher,
-		Expires: sub.expires, CSeq: sub.cseq, Version: sub.version, Data: sub.data,
+		Expires: sub.expires, CSeq: sub.cseq, Version: sub.version,
 	}
+	if full {
+		r.Data = sub.marshalLocked()
+	}
+	return r
 }
 
 func (sub *subscription) marshalLocked() []byte {
@@ -319,7 +318,6 @@ func (sub *subscription) setTarget(raw string) error {
 		return fmt.Errorf("parse Contact %q: %w", raw, err)
 	}
 	sub.target, sub.targetRaw = u, raw
-	sub.data = nil
 	return nil
 }
 

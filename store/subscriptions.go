@@ -42,6 +42,35 @@ const upsertSubscription = `
 		expires_at = excluded.expires_at, cseq = excluded.cseq, version = excluded.version,
 		data = excluded.data, updated_at = excluded.updated_at`
 
+const updateSubscriptionCounters = `
+	UPDATE subscriptions SET cseq = ?, version = ?, expires_at = ?, updated_at = ? WHERE id = ?`
+
+// UpdateSubscriptionCounters writes only CSeq, Version and Expires of
+// subscriptions already stored, leaving Data alone: the SIP layer moves these
+// with every NOTIFY, far more often than the dialog details change. IDs that
+// are not stored (ended meanwhile) are skipped, not inserted.
+func (db *DB) UpdateSubscriptionCounters(ctx context.Context, subs []Subscription) error {
+	rows := make([]subRow, len(subs))
+	for i, s := range subs {
+		rows[i] = subRow{id: s.ID, expires: s.Expires.UnixMilli(), cseq: int64(s.CSeq), version: int64(s.Version)}
+	}
+	if len(rows) == 0 {
+		return db.checkOpen()
+	}
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx, now int64) error {
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, updateSubscriptionCounters, r.cseq, r.version, r.expires, now, r.id); err != nil {
+				return fmt.Errorf("subscription %q: %w", r.id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap(err, "update subscription counters")
+	}
+	return nil
+}
+
 // PutSubscriptions inserts or replaces (all fields) each subscription, in
 // one transaction. It returns when the batch has committed.
 func (db *DB) PutSubscriptions(ctx context.Context, subs []Subscription) error {

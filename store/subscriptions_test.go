@@ -126,3 +126,22 @@ func TestPutSubscriptionsCopiesData(t *testing.T) {
 		t.Fatalf("Subscriptions = %+v, %v", got, err)
 	}
 }
+
+func TestUpdateSubscriptionCounters(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := t.Context()
+	a := Subscription{ID: "a", Entity: "201", Event: "dialog", Watcher: "305",
+		Expires: time.UnixMilli(1_000_000), CSeq: 1, Version: 0, Data: []byte(`{"call_id":"x"}`)}
+	if err := db.PutSubscriptions(ctx, []Subscription{a}); err != nil {
+		t.Fatal(err)
+	}
+	upd := Subscription{ID: "a", Expires: time.UnixMilli(2_000_000), CSeq: 9, Version: 8}
+	gone := Subscription{ID: "ended-meanwhile", CSeq: 3}
+	if err := db.UpdateSubscriptionCounters(ctx, []Subscription{upd, gone}); err != nil {
+		t.Fatal(err)
+	}
+	want := a
+	want.Expires, want.CSeq, want.Version = upd.Expires, 9, 8
+	// Data, entity and the rest stay; an unknown id is not inserted.
+	checkSubs(t, db, want)
+}

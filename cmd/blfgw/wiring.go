@@ -48,12 +48,20 @@ func (d *directory) storeExtensions() []store.Extension {
 // have the same fields, so each converts directly.
 type sipStore struct{ db *store.DB }
 
-func (s sipStore) PutSubscriptions(ctx context.Context, subs []sip.SubscriptionRecord) error {
+func toStore(subs []sip.SubscriptionRecord) []store.Subscription {
 	out := make([]store.Subscription, len(subs))
 	for i, r := range subs {
 		out[i] = store.Subscription(r)
 	}
-	return s.db.PutSubscriptions(ctx, out)
+	return out
+}
+
+func (s sipStore) PutSubscriptions(ctx context.Context, subs []sip.SubscriptionRecord) error {
+	return s.db.PutSubscriptions(ctx, toStore(subs))
+}
+
+func (s sipStore) UpdateSubscriptionCounters(ctx context.Context, subs []sip.SubscriptionRecord) error {
+	return s.db.UpdateSubscriptionCounters(ctx, toStore(subs))
 }
 
 func (s sipStore) DeleteSubscriptions(ctx context.Context, ids []string) error {
