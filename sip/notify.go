@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type notifier struct {
 	srv     *Server
 	healthy *lane
 	suspect *lane
+	writers chan struct{} // NOTIFYs being written to a socket
 	wg      sync.WaitGroup
 }
 
@@ -46,7 +48,12 @@ func newLane(slots int) *lane {
 }
 
 func newNotifier(s *Server, inflight int) *notifier {
-	return &notifier{srv: s, healthy: newLane(inflight), suspect: newLane(max(inflight/16, 16))}
+	return &notifier{
+		srv:     s,
+		healthy: newLane(inflight),
+		suspect: newLane(max(inflight/64, 16)),
+		writers: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+	}
 }
 
 // enqueue is called with sub.mu held.
@@ -118,7 +125,7 @@ func (n *notifier) send(ctx context.Context, sub *subscription) {
 	s := n.srv
 	code := 0
 	s.stats.notifySent.Add(1)
-	res, err := s.cli.Do(ctx, req)
+	res, err := n.do(ctx, req)
 	switch {
 	case err == nil:
 		code = res.StatusCode
@@ -143,6 +150,37 @@ func (n *notifier) send(ctx context.Context, sub *subscription) {
 	}
 	if ended, why := sub.complete(code, final); ended {
 		s.drop(sub, why)
+	}
+}
+
+// do is Client.Do with the write to the socket bounded by the writer
+// slots: thousands of goroutines writing to the one UDP socket at once form
+// a lock convoy that starves the read loop of the 200s they wait for, while
+// waiting for an answer costs nothing but a parked goroutine.
+func (n *notifier) do(ctx context.Context, req *gosip.Request) (*gosip.Response, error) {
+	select {
+	case n.writers <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	tx, err := n.srv.cli.TransactionRequest(ctx, req)
+	<-n.writers
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			return nil, tx.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

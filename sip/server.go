@@ -73,7 +73,7 @@ type Options struct {
 	Rate           float64 // new requests per second per untrusted source; 0 = unlimited
 	Burst          int
 	Devices        []Device
-	NotifyInflight int // concurrent NOTIFY transactions; default 4096
+	NotifyInflight int // NOTIFY transactions awaiting an answer; default 16384
 
 	Directory Directory
 	Hub       *presence.Hub
@@ -149,7 +149,7 @@ func New(opt Options) (*Server, error) {
 		opt.NotifyTimeouts = 2
 	}
 	if opt.NotifyInflight <= 0 {
-		opt.NotifyInflight = 4096
+		opt.NotifyInflight = 16384
 	}
 	if opt.Hub == nil || opt.Tracker == nil || opt.Directory == nil || opt.Store == nil {
 		return nil, errors.New("sip: Hub, Tracker, Directory and Store are required")
