@@ -264,15 +264,7 @@ func (s *Server) restore(ctx context.Context) error {
 			sub.version += restoreJump
 		}
 		sub.holding = true
-		snap, unwatch := s.opt.Hub.Watch(sub.entity, sub)
-		sub.mu.Lock()
-		sub.unwatch = unwatch
-		if sub.latest == nil || snap.Seq > sub.latest.Seq {
-			sub.latest = snap
-		}
-		sub.armLocked()
-		sub.mu.Unlock()
-		s.subs.put(sub)
+		s.start(sub)
 		s.persist.dirtyAll(sub)
 		sub.release()
 		restored++

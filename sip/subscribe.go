@@ -112,15 +112,7 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 
 	granted := s.grant(secs)
 	sub.expires = now.Add(time.Duration(granted) * time.Second)
-	snap, unwatch := s.opt.Hub.Watch(entity, sub)
-	sub.mu.Lock()
-	sub.unwatch = unwatch
-	if sub.latest == nil || snap.Seq > sub.latest.Seq {
-		sub.latest = snap
-	}
-	sub.armLocked()
-	sub.mu.Unlock()
-	s.subs.put(sub)
+	s.start(sub)
 
 	// Acknowledged means stored: a kill -9 after the 200 must not lose it.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

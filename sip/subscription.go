@@ -130,6 +130,20 @@ func (sub *subscription) terminate(reason string) {
 	sub.kickLocked()
 }
 
+// start registers sub with presence and the registry and arms its expiry;
+// the first NOTIFY waits for release.
+func (s *Server) start(sub *subscription) {
+	snap, unwatch := s.opt.Hub.Watch(sub.entity, sub)
+	sub.mu.Lock()
+	sub.unwatch = unwatch
+	if sub.latest == nil || snap.Seq > sub.latest.Seq {
+		sub.latest = snap
+	}
+	sub.armLocked()
+	sub.mu.Unlock()
+	s.subs.put(sub)
+}
+
 // armLocked (re)starts the expiry timer.
 func (sub *subscription) armLocked() {
 	d := time.Until(sub.expires)
