@@ -233,7 +233,7 @@ func (s *Server) restore(ctx context.Context) error {
 		}
 		s.opt.Tracker.Publish(dialog.Publication{
 			ETag: p.ETag, Entity: p.Entity, Expires: p.Expires,
-			Dialogs: dialogsOf(info, p.Entity, s.opt.Domain), Body: p.Body,
+			Dialogs: dialogsOf(info), Body: p.Body,
 		})
 	}
 	if len(stale) > 0 {

@@ -67,7 +67,7 @@ func (s *Server) onPublish(req *gosip.Request, tx gosip.ServerTransaction) error
 		if err != nil {
 			return fail(400, "Bad dialog-info: "+strings.TrimPrefix(err.Error(), "dialog-info: "))
 		}
-		dialogs = dialogsOf(info, entity, s.opt.Domain)
+		dialogs = dialogsOf(info)
 		partial = info.State == "partial"
 	}
 
@@ -161,7 +161,7 @@ func mergePartial(old, upd []presence.Dialog) []presence.Dialog {
 }
 
 // dialogsOf maps a published document to presence dialogs.
-func dialogsOf(info *dialoginfo.Info, entity, domain string) []presence.Dialog {
+func dialogsOf(info *dialoginfo.Info) []presence.Dialog {
 	out := make([]presence.Dialog, 0, len(info.Dialogs))
 	for _, d := range info.Dialogs {
 		pd := presence.Dialog{
