@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if err != errUsage {
+		// Usage and config problems were already printed, one per line.
+		if !errors.Is(err, errUsage) && !errors.As(err, new(errConfig)) {
 			fmt.Fprintln(os.Stderr, "blfgw:", err)
 		}
 		os.Exit(exitCode(err))
