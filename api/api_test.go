@@ -69,6 +69,28 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s, err := New(Options{Addr: "127.0.0.1:0", Pprof: on, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		res, err := http.Get("http://" + s.Addr() + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if want := map[bool]int{false: 404, true: 200}[on]; res.StatusCode != want {
+			t.Errorf("pprof=%v: /debug/pprof/ = %d, want %d", on, res.StatusCode, want)
+		}
+		cancel()
+		<-done
+	}
+}
+
 func TestListenError(t *testing.T) {
 	s, err := New(Options{Addr: "127.0.0.1:0"})
 	if err != nil {

@@ -122,6 +122,7 @@ type Device struct {
 // HTTP configures the API, health, metrics and HUD listener.
 type HTTP struct {
 	Listen string `toml:"listen"` // host:port; default "127.0.0.1:8080"; an empty host means all interfaces
+	Pprof  bool   `toml:"pprof"`  // serve Go's /debug/pprof/ profiles; default false
 }
 
 // Store configures persistence.

@@ -76,7 +76,7 @@ func TestExampleCommentsEveryKey(t *testing.T) {
 	for _, key := range []string{
 		"level", "format", "domain", "listen", "advertise", "tls_cert", "tls_key", "trusted",
 		"realm", "min_expires", "max_expires", "default_expires", "notify_timeouts", "rate", "digest_algorithms",
-		"burst", "user_agent", "idle", "single_dialog", "path", "name", "number", "department",
+		"burst", "user_agent", "idle", "single_dialog", "pprof", "path", "name", "number", "department",
 		"role", "password", "password_file", "password_env",
 	} {
 		if !bytes.Contains(Example, []byte(key)) {

@@ -70,6 +70,7 @@ rate = 0
 burst = 100
 [http]
 listen = "127.0.0.1:8080"
+pprof = true # go tool pprof http://127.0.0.1:<port>/debug/pprof/profile while a phase runs (-keep shows the port)
 [store]
 path = "x.db"
 [[departments]]

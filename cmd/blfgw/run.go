@@ -228,6 +228,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Addr:    cfg.HTTP.Listen,
 		Version: versionString(),
 		Checks:  []api.Check{{Name: "store", Run: db0.Ping}},
+		Pprof:   cfg.HTTP.Pprof,
 		Stats: func() map[string]any {
 			m := map[string]any{"publications": tracker.Len()}
 			for k, v := range sipSrv.Stats() {
