@@ -158,6 +158,9 @@ func (n *notifier) send(ctx context.Context, sub *subscription) {
 // a lock convoy that starves the read loop of the 200s they wait for, while
 // waiting for an answer costs nothing but a parked goroutine.
 func (n *notifier) do(ctx context.Context, req *gosip.Request) (*gosip.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // stopping: send nothing more
+	}
 	select {
 	case n.writers <- struct{}{}:
 	case <-ctx.Done():

@@ -67,8 +67,9 @@ type persister struct {
 	kick     chan struct{}
 }
 
-// restoreJump is how far CSeq and version move forward after an unclean
-// stop, past any NOTIFY sent but not yet written behind.
+// restoreJump is the block of CSeq and version numbers reserved in the
+// store at a time: after a kill -9 they continue from the reservation, at
+// most this far ahead of the last NOTIFY sent.
 const restoreJump = 100
 
 func newPersister(s *Server) *persister {
@@ -157,14 +158,14 @@ func (p *persister) flush(ctx context.Context) error {
 	if len(full) > 0 {
 		recs := make([]SubscriptionRecord, 0, len(full))
 		for _, sub := range full {
-			recs = append(recs, sub.record(true))
+			recs = append(recs, sub.record(true, false))
 		}
 		err = p.srv.opt.Store.PutSubscriptions(ctx, recs)
 	}
 	if len(counters) > 0 && err == nil {
 		recs := make([]SubscriptionRecord, 0, len(counters))
 		for _, sub := range counters {
-			recs = append(recs, sub.record(false))
+			recs = append(recs, sub.record(false, false))
 		}
 		err = p.srv.opt.Store.UpdateSubscriptionCounters(ctx, recs)
 	}
@@ -201,6 +202,26 @@ func (p *persister) flush(ctx context.Context) error {
 		w <- err
 	}
 	return err
+}
+
+// flushExact writes the exact counters of every live subscription, at a
+// clean stop, so the next start continues without a jump.
+func (p *persister) flushExact(ctx context.Context) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	subs := p.srv.subs.all()
+	recs := make([]SubscriptionRecord, 0, len(subs))
+	for _, sub := range subs {
+		recs = append(recs, sub.record(false, true))
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := p.srv.opt.Store.UpdateSubscriptionCounters(ctx, recs); err != nil {
+		return fmt.Errorf("persist exact counters: %w", err)
+	}
+	return nil
 }
 
 // restore brings back publications and subscriptions from the store and
@@ -247,7 +268,7 @@ func (s *Server) restore(ctx context.Context) error {
 		return fmt.Errorf("restore subscriptions: %w", err)
 	}
 	var dead []string
-	restored := 0
+	var live []*subscription
 	for _, r := range recs {
 		if !r.Expires.After(now) {
 			dead = append(dead, r.ID)
@@ -259,16 +280,28 @@ func (s *Server) restore(ctx context.Context) error {
 			dead = append(dead, r.ID)
 			continue
 		}
-		if clean != "1" {
-			sub.cseq += restoreJump
-			sub.version += restoreJump
+		// After a clean stop these are the exact counters, after a kill -9
+		// reservations at least as high as anything sent; either way the
+		// next NOTIFY continues upward from them.
+		sub.reserveLocked()
+		live = append(live, sub)
+	}
+	// The new reservations are stored before any restored NOTIFY uses them.
+	marks := make([]SubscriptionRecord, 0, len(live))
+	for _, sub := range live {
+		marks = append(marks, sub.record(false, false))
+	}
+	if len(marks) > 0 {
+		if err := s.opt.Store.UpdateSubscriptionCounters(ctx, marks); err != nil {
+			return fmt.Errorf("restore subscriptions: %w", err)
 		}
+	}
+	for _, sub := range live {
 		sub.holding = true
 		s.start(sub)
-		s.persist.dirtyAll(sub)
 		sub.release()
-		restored++
 	}
+	restored := len(live)
 	if len(dead) > 0 {
 		if err := s.opt.Store.DeleteSubscriptions(ctx, dead); err != nil {
 			return fmt.Errorf("restore subscriptions: %w", err)

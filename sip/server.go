@@ -288,17 +288,17 @@ func (s *Server) Run(ctx context.Context) error {
 		c()
 	}
 	wg.Wait()
+	s.notifier.wait()
 	s.subs.stopTimers()
-	// The persister has stopped; write what is left and mark the stop clean
-	// so the next start continues CSeq and version exactly.
-	flushCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// Nothing sends any more; write the exact counters and mark the stop
+	// clean so the next start continues CSeq and version without a jump.
+	flushCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer done()
-	if err := s.persist.flush(flushCtx); err != nil {
+	if err := s.persist.flushExact(flushCtx); err != nil {
 		s.log.Error("final persist failed", "err", err)
 	} else if err := s.opt.Store.SetMeta(flushCtx, metaClean, "1"); err != nil {
 		s.log.Error("mark clean shutdown", "err", err)
 	}
-	s.notifier.wait()
 	_ = s.ua.Close()
 	return runErr
 }

@@ -112,6 +112,7 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 
 	granted := s.grant(secs)
 	sub.expires = now.Add(time.Duration(granted) * time.Second)
+	sub.reserveLocked() // not yet shared: no lock needed
 	s.start(sub)
 
 	// Acknowledged means stored: a kill -9 after the 200 must not lose it.

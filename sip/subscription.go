@@ -63,18 +63,23 @@ type subscription struct {
 	expires    time.Time
 	cseq       uint32
 	version    uint32 // next dialog-info version to send
-	latest     *presence.Snapshot
-	sentSeq    uint64
-	sent       bool
-	force      bool   // send the current state even if it was sent already
-	final      string // termination reason still to send
-	holding    bool   // accepted but not yet answered: no NOTIFY may overtake the 200
-	queued     bool
-	inflight   bool
-	gone       bool
-	fails      int
-	timer      *time.Timer
-	unwatch    func()
+	// The store holds reservations, not the exact counters: cseqMark and
+	// versionMark are at least as high as anything sent, so a kill -9
+	// cannot make them go backwards, and the store is written once per
+	// restoreJump/2 NOTIFYs instead of for every one.
+	cseqMark, versionMark uint32
+	latest                *presence.Snapshot
+	sentSeq               uint64
+	sent                  bool
+	force                 bool   // send the current state even if it was sent already
+	final                 string // termination reason still to send
+	holding               bool   // accepted but not yet answered: no NOTIFY may overtake the 200
+	queued                bool
+	inflight              bool
+	gone                  bool
+	fails                 int
+	timer                 *time.Timer
+	unwatch               func()
 }
 
 var _ presence.Watcher = (*subscription)(nil)
@@ -186,7 +191,12 @@ func (sub *subscription) prepare(now time.Time) (req *gosip.Request, final bool)
 	sub.sent = true
 	sub.sentSeq = snap.Seq
 	sub.inflight = true
-	sub.srv.persist.dirty(sub)
+	if sub.cseqMark-sub.cseq < restoreJump/2 || sub.versionMark-sub.version < restoreJump/2 {
+		// Reserve the next block while half of this one is left, so the
+		// write behind lands before the numbers run out.
+		sub.reserveLocked()
+		sub.srv.persist.dirty(sub)
+	}
 	return sub.srv.buildNotify(sub, state, body), final
 }
 
@@ -242,14 +252,23 @@ type subData struct {
 	Single     bool     `json:"single,omitempty"`
 }
 
-// record captures the subscription for the store; the dialog details
-// (Data) only when full, since they change only on refresh.
-func (sub *subscription) record(full bool) SubscriptionRecord {
+// reserveLocked moves the stored marks a block ahead of the counters.
+func (sub *subscription) reserveLocked() {
+	sub.cseqMark, sub.versionMark = sub.cseq+restoreJump, sub.version+restoreJump
+}
+
+// record captures the subscription for the store: the dialog details (Data)
+// only when full, since they change only on refresh; the exact counters
+// only at a clean stop, the reserved marks otherwise.
+func (sub *subscription) record(full, exact bool) SubscriptionRecord {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	r := SubscriptionRecord{
 		ID: sub.key, Entity: sub.entity, Event: sub.ev.pkg, Watcher: sub.watcher,
-		Expires: sub.expires, CSeq: sub.cseq, Version: sub.version,
+		Expires: sub.expires, CSeq: sub.cseqMark, Version: sub.versionMark,
+	}
+	if exact {
+		r.CSeq, r.Version = sub.cseq, sub.version
 	}
 	if full {
 		r.Data = sub.marshalLocked()
