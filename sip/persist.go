@@ -91,16 +91,6 @@ func (p *persister) dirty(sub *subscription) {
 	p.mu.Unlock()
 }
 
-// dirtyAll notes that the whole record must be written (a restored
-// subscription, whose row may have been pruned).
-func (p *persister) dirtyAll(sub *subscription) {
-	p.mu.Lock()
-	p.full[sub.key] = sub
-	delete(p.counters, sub.key)
-	delete(p.gone, sub.key)
-	p.mu.Unlock()
-}
-
 func (p *persister) deleted(key string) {
 	p.mu.Lock()
 	delete(p.full, key)
