@@ -61,16 +61,12 @@ func (r reader) parse() (*Info, error) {
 	}
 
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return nil, r.EOF(err)
+			return nil, err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			break
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue // text between dialogs means nothing
+			break
 		}
 		if se.Name != (xml.Name{Space: Namespace, Local: "dialog"}) {
 			if err := r.Skip(); err != nil {
@@ -113,16 +109,12 @@ func (r reader) dialog(se xml.StartElement, num int) (Dialog, error) {
 
 	states := 0
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return d, r.EOF(err)
+			return d, err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			break
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			break
 		}
 		if se.Name.Space != Namespace {
 			if err := r.Skip(); err != nil {
@@ -204,16 +196,12 @@ func (r reader) participant(num int) (*Participant, error) {
 	p := &Participant{}
 	var haveIdentity, haveTarget bool
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return nil, r.EOF(err)
+			return nil, err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			return p, nil
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			return p, nil
 		}
 		switch {
 		case se.Name.Space == Namespace && se.Name.Local == "identity" && !haveIdentity:
@@ -245,16 +233,12 @@ func (r reader) participant(num int) (*Participant, error) {
 // is schema-invalid; its params are dropped with it.
 func (r reader) params(p *Participant, num int) error {
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return r.EOF(err)
+			return err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			return nil
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			return nil
 		}
 		if se.Name == (xml.Name{Space: Namespace, Local: "param"}) && p.Target != "" {
 			name, _ := xmlsafe.Attr(se, "pname")

@@ -59,16 +59,12 @@ func (r reader) parse() (*Document, error) {
 	}
 
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return nil, r.EOF(err)
+			return nil, err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			break
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			break
 		}
 		switch {
 		case se.Name == nameTuple:
@@ -108,16 +104,12 @@ func (r reader) tuple(se xml.StartElement, num int) (Tuple, error) {
 	}
 	var haveStatus, haveContact, haveNote bool
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return tu, r.EOF(err)
+			return tu, err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			break
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			break
 		}
 		switch {
 		case se.Name == nameStatus && !haveStatus:
@@ -155,16 +147,12 @@ func (r reader) status() (string, error) {
 	var basic string
 	have := false
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return "", r.EOF(err)
+			return "", err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			return basic, nil
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			return basic, nil
 		}
 		if se.Name == nameBasic && !have {
 			have = true
@@ -192,16 +180,12 @@ func (r reader) person(se xml.StartElement) (*Person, error) {
 	}
 	haveNote := false
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return nil, r.EOF(err)
+			return nil, err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			return p, nil
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			return p, nil
 		}
 		switch {
 		case se.Name == nameActs:
@@ -224,16 +208,12 @@ func (r reader) person(se xml.StartElement) (*Person, error) {
 // activities collects the RPID activity names in an <rpid:activities>.
 func (r reader) activities(p *Person) error {
 	for {
-		t, err := r.Next()
+		se, ok, err := r.Child()
 		if err != nil {
-			return r.EOF(err)
+			return err
 		}
-		if _, ok := t.(xml.EndElement); ok {
-			return nil
-		}
-		se, ok := t.(xml.StartElement)
 		if !ok {
-			continue
+			return nil
 		}
 		if se.Name.Space == NamespaceRPID && activities[se.Name.Local] {
 			if len(p.Activities) == MaxActivities {

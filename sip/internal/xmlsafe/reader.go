@@ -210,6 +210,24 @@ func (r *Reader) EOF(err error) error {
 	return err
 }
 
+// Child reads on to the next child element of the element being read; ok
+// is false when its end tag comes first. Text, comments and the like in
+// between are passed over. Running out of input is a malformed document.
+func (r *Reader) Child() (se xml.StartElement, ok bool, err error) {
+	for {
+		t, err := r.Next()
+		if err != nil {
+			return se, false, r.EOF(err)
+		}
+		switch t := t.(type) {
+		case xml.EndElement:
+			return se, false, nil
+		case xml.StartElement:
+			return t, true, nil
+		}
+	}
+}
+
 // Attr returns the value of the un-namespaced attribute name.
 func Attr(se xml.StartElement, name string) (string, bool) {
 	for _, a := range se.Attr {

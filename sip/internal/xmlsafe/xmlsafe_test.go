@@ -146,3 +146,38 @@ func TestText(t *testing.T) {
 		t.Errorf("Text = %q, %v", s, err)
 	}
 }
+
+func TestChild(t *testing.T) {
+	r := NewReader([]byte(`<a>text<!-- c --><b/>more<c>x</c></a>`), 8, errors.New("dtd"))
+	if _, err := r.Root("", "a"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		se, ok, err := r.Child()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, se.Name.Local)
+		if err := r.Skip(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, ",") != "b,c" {
+		t.Fatalf("children = %v", got)
+	}
+	r = NewReader([]byte(`<a><b/>`), 8, errors.New("dtd"))
+	if _, err := r.Root("", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Child(); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Skip()
+	if _, _, err := r.Child(); err == nil || !strings.Contains(err.Error(), "malformed XML") {
+		t.Fatalf("truncated document: %v", err)
+	}
+}
