@@ -2,9 +2,7 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,11 +22,15 @@ import (
 // the background, and a subscription whose last NOTIFY failed goes through
 // a small lane of its own until it answers again.
 type notifier struct {
-	srv     *Server
-	healthy *lane
-	suspect *lane
-	writers chan struct{} // NOTIFYs being written to a socket
-	wg      sync.WaitGroup
+	srv      *Server
+	healthy  *lane
+	suspect  *lane
+	txs      *txTable
+	branches *brancher
+	// out replaces the network in tests: it gets every copy of every
+	// NOTIFY put on the wire.
+	out func(tx *notifyTx) error
+	wg  sync.WaitGroup
 }
 
 // lane is a queue with its own in-flight slots.
@@ -49,10 +51,11 @@ func newLane(slots int) *lane {
 
 func newNotifier(s *Server, inflight int) *notifier {
 	return &notifier{
-		srv:     s,
-		healthy: newLane(inflight),
-		suspect: newLane(max(inflight/64, 16)),
-		writers: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		srv:      s,
+		healthy:  newLane(inflight),
+		suspect:  newLane(max(inflight/64, 16)),
+		txs:      newTxTable(),
+		branches: newBrancher(),
 	}
 }
 
@@ -78,6 +81,10 @@ func (n *notifier) run(ctx context.Context) {
 	wg.Wait()
 }
 
+// drain sends the lane's queue. Writing a UDP datagram takes microseconds,
+// so one goroutine per lane puts every NOTIFY on the wire; thousands of
+// goroutines writing to the one socket at once only formed a lock convoy
+// that starved the read loop of the answers.
 func (n *notifier) drain(ctx context.Context, l *lane) {
 	for {
 		select {
@@ -99,92 +106,23 @@ func (n *notifier) drain(ctx context.Context, l *lane) {
 				case <-ctx.Done():
 					return
 				}
-				n.wg.Go(func() {
-					var once sync.Once
-					release := func() { once.Do(func() { <-l.slots }) }
-					slow := time.AfterFunc(slowAfter, func() {
-						n.srv.stats.notifySlow.Add(1)
-						release()
-					})
-					n.send(ctx, sub)
-					slow.Stop()
-					release()
-				})
+				tx := sub.prepare(time.Now(), n.branches.next())
+				if tx == nil {
+					<-l.slots
+					continue
+				}
+				tx.lane = l
+				n.start(ctx, tx)
 			}
 		}
 	}
 }
 
-func (n *notifier) wait() { n.wg.Wait() }
-
-func (n *notifier) send(ctx context.Context, sub *subscription) {
-	req, final := sub.prepare(time.Now())
-	if req == nil {
-		return
-	}
-	s := n.srv
-	code := 0
-	s.stats.notifySent.Add(1)
-	res, err := n.do(ctx, req)
-	switch {
-	case err == nil:
-		code = res.StatusCode
-	case ctx.Err() != nil:
-		// Shutting down: the subscription stays as persisted.
-		sub.mu.Lock()
-		sub.inflight = false
-		sub.mu.Unlock()
-		return
-	case errors.Is(err, gosip.ErrTransactionTimeout):
-		code = 408
-	}
-	if code >= 200 && code < 300 {
-		s.stats.notifyOK.Add(1)
-	} else {
-		s.stats.notifyFailed.Add(1)
-	}
-	if err != nil {
-		s.log.Debug("NOTIFY failed", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "err", err)
-	} else if code >= 300 {
-		s.log.Debug("NOTIFY refused", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "code", code)
-	}
-	if ended, why := sub.complete(code, final); ended {
-		s.drop(sub, why)
-	}
-}
-
-// do is Client.Do with the write to the socket bounded by the writer
-// slots: thousands of goroutines writing to the one UDP socket at once form
-// a lock convoy that starves the read loop of the 200s they wait for, while
-// waiting for an answer costs nothing but a parked goroutine.
-func (n *notifier) do(ctx context.Context, req *gosip.Request) (*gosip.Response, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err // stopping: send nothing more
-	}
-	select {
-	case n.writers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	tx, err := n.srv.cli.TransactionRequest(ctx, req)
-	<-n.writers
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			return res, nil
-		case <-tx.Done():
-			return nil, tx.Err()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+// wait returns once nothing is sent any more; NOTIFYs still unanswered are
+// abandoned and go again after the restart.
+func (n *notifier) wait() {
+	n.wg.Wait()
+	n.abort()
 }
 
 // drop forgets a subscription that has ended.
@@ -202,38 +140,56 @@ func (s *Server) drop(sub *subscription, why string) {
 	}
 }
 
-// buildNotify makes the in-dialog NOTIFY (SIPGO-NOTES.md 1.7). Called with
+// appendNotify writes the in-dialog NOTIFY (RFC 6665 4.2.2, SIPGO-NOTES.md
+// 1.7) straight into its wire form: it is built once per NOTIFY, and
+// sipgo's header objects cost more than the rest of the send. Called with
 // sub.mu held.
-func (s *Server) buildNotify(sub *subscription, state string, body []byte) *gosip.Request {
-	req := gosip.NewRequest(gosip.NOTIFY, *sub.target.Clone())
-	from := sub.from
-	from.Params = from.Params.Clone()
-	to := sub.to
-	to.Params = to.Params.Clone()
-	req.AppendHeader(&from)
-	req.AppendHeader(&to)
-	cid := gosip.CallIDHeader(sub.callID)
-	req.AppendHeader(&cid)
-	req.AppendHeader(&gosip.CSeqHeader{SeqNo: sub.cseq, MethodName: gosip.NOTIFY})
+func (s *Server) appendNotify(b []byte, sub *subscription, branch, state string, body []byte) []byte {
+	if sub.head == "" {
+		sub.head = s.notifyHead(sub)
+	}
+	b = append(b, "NOTIFY "...)
+	b = append(b, sub.targetRaw...)
+	b = append(b, " SIP/2.0\r\nVia: SIP/2.0/"...)
+	b = append(b, sub.transport...)
+	b = append(b, ' ')
+	b = append(b, s.sentBy(sub.transport)...)
+	b = append(b, ";rport;branch="...)
+	b = append(b, branch...)
+	b = append(b, "\r\nMax-Forwards: 70\r\n"...)
+	b = append(b, sub.head...)
+	b = append(b, "CSeq: "...)
+	b = strconv.AppendUint(b, uint64(sub.cseq), 10)
+	b = append(b, " NOTIFY\r\nSubscription-State: "...)
+	b = append(b, state...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
+}
+
+// notifyHead is the part of every NOTIFY that stays the same for the life
+// of the subscription.
+func (s *Server) notifyHead(sub *subscription) string {
+	var b strings.Builder
+	line := func(name, value string) {
+		b.WriteString(name)
+		b.WriteString(": ")
+		b.WriteString(value)
+		b.WriteString("\r\n")
+	}
+	line("From", sub.from)
+	line("To", sub.to)
+	line("Call-ID", sub.callID)
 	for _, r := range sub.routes {
-		req.AppendHeader(gosip.NewHeader("Route", r))
+		line("Route", r)
 	}
-	req.AppendHeader(&gosip.ContactHeader{Address: s.contact(sub.transport, sub.entity)})
-	req.AppendHeader(gosip.NewHeader("Event", sub.ev.raw))
-	req.AppendHeader(gosip.NewHeader("Subscription-State", state))
-	req.AppendHeader(gosip.NewHeader("Content-Type", sub.format.contentType()))
-	req.SetBody(body)
-	req.SetTransport(sub.transport)
-	req.SetDestination(s.destination(sub))
-	if sub.transport == "UDP" {
-		// Phones often accept NOTIFY only from the address they subscribed
-		// to, so it must leave from the listening socket, also for
-		// subscriptions restored after a restart.
-		if la, ok := s.udpLaddr(sub.source); ok {
-			req.Laddr = la
-		}
-	}
-	return req
+	c := s.contact(sub.transport, sub.entity)
+	line("Contact", "<"+c.String()+">")
+	line("Event", sub.ev.raw)
+	line("Content-Type", sub.format.contentType())
+	line("User-Agent", "blfgw")
+	return b.String()
 }
 
 // destination picks where a NOTIFY goes. Called with sub.mu held.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,6 @@ type Server struct {
 	log  *slog.Logger
 	ua   *sipgo.UserAgent
 	srv  *sipgo.Server
-	cli  *sipgo.Client
 	auth *authenticator
 	rate *limiter
 
@@ -103,6 +103,8 @@ type Server struct {
 	bound     []Listener // actual addresses, once listening
 	udpLocal  map[string]gosip.Addr
 	contactOf map[string]gosip.Uri // transport -> our Contact
+	sentByOf  map[string]string    // UDP, TCP... -> our Via sent-by
+	udpConn   map[string]*net.UDPConn
 
 	ready   chan struct{}
 	panics  atomic.Int64
@@ -114,17 +116,22 @@ type Server struct {
 type counters struct {
 	notifySent, notifyOK, notifyFailed atomic.Int64
 	notifySlow                         atomic.Int64 // NOTIFYs that gave their slot back unanswered
+	notifyRetrans                      atomic.Int64 // copies sent again for want of an answer
+	notifyWaitUS                       atomic.Int64 // sum over answered NOTIFYs of send-to-answer time
 }
 
 // Stats returns the server's counters and gauges by name.
 func (s *Server) Stats() map[string]int64 {
 	return map[string]int64{
-		"subscriptions": int64(s.subs.len()),
-		"sip_panics":    s.panics.Load(),
-		"notify_sent":   s.stats.notifySent.Load(),
-		"notify_ok":     s.stats.notifyOK.Load(),
-		"notify_failed": s.stats.notifyFailed.Load(),
-		"notify_slow":   s.stats.notifySlow.Load(),
+		"subscriptions":          int64(s.subs.len()),
+		"sip_panics":             s.panics.Load(),
+		"notify_sent":            s.stats.notifySent.Load(),
+		"notify_ok":              s.stats.notifyOK.Load(),
+		"notify_failed":          s.stats.notifyFailed.Load(),
+		"notify_slow":            s.stats.notifySlow.Load(),
+		"notify_retransmissions": s.stats.notifyRetrans.Load(),
+		"notify_answer_us_total": s.stats.notifyWaitUS.Load(),
+		"notify_open":            int64(s.notifier.txs.len()),
 	}
 }
 
@@ -158,12 +165,17 @@ func New(opt Options) (*Server, error) {
 	libLog := slog.New(newPeerSafeHandler(log.Handler()))
 	setLibraryLogger.Do(func() { gosip.SetDefaultLogger(libLog) })
 
+	// The answers to our NOTIFYs match none of sipgo's transactions
+	// (ntx.go); they reach the notifier through the unhandled-response
+	// handler. Nothing arrives before Run listens, when s is set.
+	var s *Server
+	onResponse := func(res *gosip.Response) { s.notifier.onResponse(res) }
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("blfgw"),
 		sipgo.WithUserAgentHostname(opt.Domain),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			gosip.WithTransactionLayerLogger(libLog),
-			gosip.WithTransactionLayerUnhandledResponseHandler(func(*gosip.Response) {}),
+			gosip.WithTransactionLayerUnhandledResponseHandler(onResponse),
 			gosip.WithTransactionLayerTerminateOnConnClose(),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(
@@ -183,7 +195,7 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip: server: %w", err)
 	}
-	s := &Server{
+	s = &Server{
 		opt:       opt,
 		log:       log,
 		ua:        ua,
@@ -191,6 +203,8 @@ func New(opt Options) (*Server, error) {
 		rate:      newLimiter(opt.Rate, opt.Burst),
 		udpLocal:  map[string]gosip.Addr{},
 		contactOf: map[string]gosip.Uri{},
+		sentByOf:  map[string]string{},
+		udpConn:   map[string]*net.UDPConn{},
 		ready:     make(chan struct{}),
 	}
 	s.subs = newSubscriptions()
@@ -248,15 +262,6 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.auth = newAuthenticator(s.opt.Realm, secret, s.opt.Digest)
-
-	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(s.advertiseHost()), sipgo.WithClientLogger(s.log))
-	if err != nil {
-		for _, c := range closers {
-			c()
-		}
-		return fmt.Errorf("sip: client: %w", err)
-	}
-	s.cli = cli
 
 	var wg sync.WaitGroup
 	errc := make(chan error, len(serve)+1)
@@ -329,6 +334,7 @@ func (s *Server) listen(l Listener) (func() error, func(), error) {
 		s.bind(tp, local.IP, local.Port)
 		s.mu.Lock()
 		s.udpLocal[network] = gosip.Addr{IP: local.IP, Port: local.Port}
+		s.udpConn[network] = conn
 		s.mu.Unlock()
 		return func() error { return s.srv.ServeUDP(conn) }, func() { _ = conn.Close() }, nil
 	case "tcp", "ws", "tls", "wss":
@@ -370,6 +376,7 @@ func (s *Server) bind(tp string, ip net.IP, port int) {
 	}
 	if _, ok := s.contactOf[tp]; !ok {
 		s.contactOf[tp] = u
+		s.sentByOf[strings.ToUpper(tp)] = net.JoinHostPort(host, strconv.Itoa(port))
 	}
 }
 
@@ -418,6 +425,19 @@ func (s *Server) contact(transport, user string) gosip.Uri {
 		u.UriParams = u.UriParams.Clone()
 	}
 	return u
+}
+
+// sentBy is the Via sent-by for requests we send over a transport.
+func (s *Server) sentBy(transport string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.sentByOf[transport]; ok {
+		return v
+	}
+	for _, v := range s.sentByOf {
+		return v
+	}
+	return "127.0.0.1"
 }
 
 func (s *Server) udpLaddr(remote string) (gosip.Addr, bool) {

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
 	"github.com/emiago/sipgo/siptest"
 
@@ -151,15 +150,31 @@ func testDirectory() dir {
 
 // phone answers the NOTIFYs the server sends, in place of the network.
 type phone struct {
-	mu      sync.Mutex
-	got     []*gosip.Request
-	answer  func(req *gosip.Request) int // status code; 0 = never answer
-	pending []*siptest.ClientTxResponder
+	mu     sync.Mutex
+	got    []*gosip.Request
+	copies map[string]int               // by Via branch: 1 + retransmissions
+	answer func(req *gosip.Request) int // status code; 0 = never answer
 }
 
-func (p *phone) OnRequest(req *gosip.Request, w *siptest.ClientTxResponder) {
+// receive takes one datagram from the server, the way a phone would:
+// a retransmission of a NOTIFY it is still working on is only counted.
+func (p *phone) receive(n *notifier, msg []byte) {
+	m, err := gosip.ParseMessage(msg)
+	if err != nil {
+		panic(fmt.Sprintf("server sent an unparsable NOTIFY: %v\n%s", err, msg))
+	}
+	req := m.(*gosip.Request)
+	branch, _ := req.Via().Params.Get("branch")
 	p.mu.Lock()
-	p.got = append(p.got, req.Clone())
+	if p.copies == nil {
+		p.copies = map[string]int{}
+	}
+	p.copies[branch]++
+	if p.copies[branch] > 1 {
+		p.mu.Unlock()
+		return
+	}
+	p.got = append(p.got, req)
 	code := 200
 	if p.answer != nil {
 		code = p.answer(req)
@@ -168,7 +183,15 @@ func (p *phone) OnRequest(req *gosip.Request, w *siptest.ClientTxResponder) {
 	if code == 0 {
 		return // let Timer F expire
 	}
-	w.Receive(gosip.NewResponseFromRequest(req, code, "X", nil))
+	n.onResponse(gosip.NewResponseFromRequest(req, code, "X", nil))
+}
+
+// retransmissions counts the copies of one NOTIFY after the first.
+func (p *phone) retransmissions(req *gosip.Request) int {
+	branch, _ := req.Via().Params.Get("branch")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.copies[branch] - 1
 }
 
 func (p *phone) notifies() []*gosip.Request {
@@ -201,12 +224,11 @@ func newRig(t *testing.T, opt Options) *rig {
 	}
 	s.bind("udp", net.ParseIP("127.0.0.1"), 5060)
 	s.auth = newAuthenticator("pbx.test", []byte("0123456789abcdef0123456789abcdef"), opt.Digest)
-	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
+	s.notifier.out = func(tx *notifyTx) error {
+		msg := slices.Clone(tx.msg)
+		go r.ph.receive(s.notifier, msg)
+		return nil
 	}
-	cli.TxRequester = &siptest.ClientTxRequesterResponder{OnRequest: r.ph.OnRequest}
-	s.cli = cli
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { s.notifier.run(ctx) })

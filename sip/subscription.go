@@ -50,12 +50,13 @@ type subscription struct {
 	peerTag  string
 	peerFrom string // subscriber's From (with its tag): our To
 	peerTo   string // subscriber's To (without our tag): our From
-	from     gosip.FromHeader
-	to       gosip.ToHeader
+	from     string // our From in NOTIFY (the subscriber's To, with our tag)
+	to       string // our To in NOTIFY (the subscriber's From)
 
 	mu         sync.Mutex
 	target     gosip.Uri // remote target, from Contact
 	targetRaw  string
+	head       string // the fixed headers of every NOTIFY, built on first use
 	routes     []string
 	transport  string
 	source     string
@@ -168,24 +169,26 @@ func (sub *subscription) remainingLocked(now time.Time) int {
 }
 
 // prepare builds the next NOTIFY, or returns nil when there is nothing new.
-func (sub *subscription) prepare(now time.Time) (req *gosip.Request, final bool) {
+func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	sub.queued = false
 	if sub.gone {
-		return nil, false
+		return nil
 	}
 	snap := sub.latest
 	if sub.final == "" && !sub.force && sub.sent && snap.Seq == sub.sentSeq {
-		return nil, false
+		return nil
 	}
+	tx := &notifyTx{sub: sub, branch: branch, transport: sub.transport, source: sub.source}
 	state := "active;expires=" + strconv.Itoa(sub.remainingLocked(now))
 	if sub.final != "" {
 		state = "terminated;reason=" + sub.final
-		final = true
+		tx.final = true
 	}
+	s := sub.srv
 	sub.cseq++
-	body := sub.srv.render(sub, snap, sub.version)
+	body := s.render(sub, snap, sub.version)
 	sub.version++
 	sub.force = false
 	sub.sent = true
@@ -195,9 +198,11 @@ func (sub *subscription) prepare(now time.Time) (req *gosip.Request, final bool)
 		// Reserve the next block while half of this one is left, so the
 		// write behind lands before the numbers run out.
 		sub.reserveLocked()
-		sub.srv.persist.dirty(sub)
+		s.persist.dirty(sub)
 	}
-	return sub.srv.buildNotify(sub, state, body), final
+	tx.msg = s.appendNotify(make([]byte, 0, 512+len(body)), sub, branch, state, body)
+	tx.dest = s.destination(sub)
+	return tx
 }
 
 // complete records the outcome of a NOTIFY and decides what happens next
@@ -341,7 +346,8 @@ func (sub *subscription) setDialog(peerFrom, peerTo string) error {
 		return fmt.Errorf("parse From %q: %w", peerFrom, err)
 	}
 	to.DisplayName = name
-	sub.peerFrom, sub.peerTo, sub.from, sub.to = peerFrom, peerTo, from, to
+	sub.peerFrom, sub.peerTo, sub.from, sub.to = peerFrom, peerTo, from.Value(), to.Value()
+	sub.head = ""
 	return nil
 }
 

@@ -340,3 +340,61 @@ func TestDeadWatchersDoNotStallOthers(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyRetransmission: a NOTIFY over UDP that gets no answer is sent
+// again at T1, doubling up to T2 (RFC 3261 17.1.2.2), and given up at
+// Timer F; a provisional answer slows the copies to one per T2.
+func TestNotifyRetransmission(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		provisional bool
+		want        int // retransmissions within Timer F
+	}{
+		// 0.5, 1.5, 3.5, 7.5, 11.5 ... 31.5 s
+		{"unanswered", false, 10},
+		// 100 Trying at once: Timer E still fires at 0.5 s, then is reset
+		// to T2 every time (17.1.2.2): 0.5, 4.5 ... 28.5 s
+		{"after 100 Trying", true, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t, Options{Trusted: trustedLoopback(), NotifyTimeouts: 5})
+				silent := false
+				r.ph.answer = func(req *gosip.Request) int {
+					if !silent {
+						return 200
+					}
+					if tc.provisional {
+						go r.srv.notifier.onResponse(gosip.NewResponseFromRequest(req, 100, "Trying", nil))
+					}
+					return 0
+				}
+				r.do(t, subscribeReq(t, "1001", "dialog", "600", ""))
+				synctest.Wait()
+				silent = true
+				r.hub.SetDialogs("1001", presence.SourceSIP, ringing("1"))
+				synctest.Wait()
+				got := r.ph.notifies()
+				last := got[len(got)-1]
+				time.Sleep(gosip.Timer_F - time.Millisecond)
+				synctest.Wait()
+				if n := r.ph.retransmissions(last); n != tc.want {
+					t.Fatalf("%d retransmissions before Timer F, want %d", n, tc.want)
+				}
+				st := r.srv.Stats()
+				if st["notify_failed"] != 0 || st["notify_slow"] != 1 {
+					t.Fatalf("before Timer F: %v", st)
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				st = r.srv.Stats()
+				if st["notify_failed"] != 1 || r.srv.notifier.txs.len() != 0 {
+					t.Fatalf("after Timer F: %v, %d transactions open", st, r.srv.notifier.txs.len())
+				}
+				if r.ph.retransmissions(last) != tc.want {
+					t.Fatal("retransmitted after Timer F")
+				}
+			})
+		})
+	}
+}

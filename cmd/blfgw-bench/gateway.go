@@ -34,6 +34,9 @@ type health struct {
 	NotifySent    int64  `json:"notify_sent"`
 	NotifyOK      int64  `json:"notify_ok"`
 	NotifyFailed  int64  `json:"notify_failed"`
+	NotifyRetrans int64  `json:"notify_retransmissions"`
+	NotifyWaitUS  int64  `json:"notify_answer_us_total"`
+	NotifyOpen    int64  `json:"notify_open"`
 	Publications  int64  `json:"publications"`
 	SIPPanics     int64  `json:"sip_panics"`
 	at            time.Time

@@ -20,6 +20,9 @@ type ntfStep struct {
 	pubPerSec  float64 // achieved PUBLISH/s
 	delivered  int64   // notify_ok delta over the step
 	failed     int64   // notify_failed delta
+	retrans    int64   // notify_retransmissions delta
+	answerMS   float64 // mean NOTIFY -> 200 time at the gateway
+	maxOpen    int64   // most NOTIFYs awaiting an answer at one sample
 	steady     float64 // NOTIFY/s between 10% and 90% of the step's NOTIFYs
 	peak       float64 // best one-second window
 	idleSeen   int     // watchers that logged the final idle state
@@ -202,6 +205,7 @@ func (b *bench) notifyStep(ctx context.Context, g *gateway, watchers []*sippRun,
 		}
 		if h, err := g.health(ctx); err == nil {
 			samples = append(samples, sample{h.at, h.NotifyOK})
+			st.maxOpen = max(st.maxOpen, h.NotifyOpen)
 		}
 		qw.sample()
 		time.Sleep(100 * time.Millisecond)
@@ -273,6 +277,10 @@ func (b *bench) notifyStep(ctx context.Context, g *gateway, watchers []*sippRun,
 	st.udp = readUDP().sub(udp0)
 	st.delivered = h1.NotifyOK - h0.NotifyOK
 	st.failed = h1.NotifyFailed - h0.NotifyFailed
+	st.retrans = h1.NotifyRetrans - h0.NotifyRetrans
+	if n := st.delivered + st.failed; n > 0 {
+		st.answerMS = float64(h1.NotifyWaitUS-h0.NotifyWaitUS) / float64(n) / 1000
+	}
 	samples = append(samples, sample{h1.at, h1.NotifyOK})
 	st.steady, st.peak = rates(samples)
 	st.gc = g.gcSummary(start, end)
@@ -364,5 +372,6 @@ func (b *bench) printNtfStep(st ntfStep, nWatchers int) {
 	fmt.Printf("      CPU: gateway %.2fs (%.2f cores, %.1f us/NOTIFY), watcher SIPps %.2fs (busiest %.0f%% of a core), publisher SIPp %.0f%%, machine %.2f of %d cores busy (softirq %.2f, other processes %.2f); %s\n",
 		st.gwCPU.Seconds(), st.gwCPU.Seconds()/wall.Seconds(), perOp, st.watchCPU.Seconds(), 100*st.maxWatcher, 100*st.pubCPU,
 		st.machine, numCPU(), st.irq, max(st.others, 0), st.udp)
+	fmt.Printf("      NOTIFY -> 200 at the gateway: %.1f ms mean; up to %d unanswered at once; %d retransmissions\n", st.answerMS, st.maxOpen, st.retrans)
 	fmt.Printf("      gateway GC: %s; %s\n", st.gc, st.queues)
 }
