@@ -1,7 +1,9 @@
 package sip
 
 import (
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -39,9 +41,21 @@ func answerChallenge(t *testing.T, req *gosip.Request, res *gosip.Response, alg,
 	out := req.Clone()
 	out.RemoveHeader("Authorization")
 	out.AppendHeader(gosip.NewHeader("Authorization", cred.String()))
+	newBranch(out)
 	out.SetSource(req.Source())
 	out.SetTransport(req.Transport())
 	return out
+}
+
+var branches atomic.Int64
+
+// newBranch makes req a new request rather than a retransmission, as a
+// phone does for each request it sends.
+func newBranch(req *gosip.Request) {
+	if via := req.Via(); via != nil {
+		via.Params.Remove("branch")
+		via.Params.Add("branch", fmt.Sprintf("z9hG4bK-t%d", branches.Add(1)))
+	}
 }
 
 func TestDigestAuth(t *testing.T) {
@@ -72,14 +86,22 @@ func TestDigestAuth(t *testing.T) {
 			t.Fatalf("watcher identity is not the authenticated user: %+v", sub)
 		}
 
-		// The very same Authorization again is a replay: challenged anew.
+		// The very same Authorization in a new request is a replay:
+		// challenged anew. The same request again is a retransmission of
+		// one that was answered: the same 200, no second subscription.
 		replay := answerChallenge(t, req, res, "MD5", "1002", "pw1002")
-		if ok := r.do(t, replay); ok.StatusCode != 200 {
-			t.Fatalf("first use = %d", ok.StatusCode)
+		first := r.do(t, replay)
+		if first.StatusCode != 200 {
+			t.Fatalf("first use = %d", first.StatusCode)
 		}
-		again := replay.Clone()
-		again.SetSource(replay.Source())
-		again.SetTransport(replay.Transport())
+		subs := r.srv.Subscriptions()
+		if res := r.do(t, resend(replay)); res.StatusCode != 200 || res.To().Value() != first.To().Value() ||
+			hdr(res, "Expires") != hdr(first, "Expires") || r.srv.Subscriptions() != subs {
+			t.Fatalf("retransmission answered %d To %q Expires %q (first %q %q), %d subscriptions (was %d)",
+				res.StatusCode, res.To().Value(), hdr(res, "Expires"), first.To().Value(), hdr(first, "Expires"), r.srv.Subscriptions(), subs)
+		}
+		again := resend(replay)
+		newBranch(again)
 		if res := r.do(t, again); res.StatusCode != 401 {
 			t.Fatalf("replayed credentials = %d, want 401", res.StatusCode)
 		}

@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -51,8 +54,62 @@ func BenchmarkFanOut(b *testing.B) {
 		r.hub.SetDialogs("1001", presence.SourceSIP, []presence.Dialog{{ID: "x", State: st, Direction: presence.Recipient}})
 		waitFor(want)
 		r.ph.mu.Lock()
-		r.ph.got = nil
+		r.ph.got, r.ph.copies = nil, nil
 		r.ph.mu.Unlock()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*watchers), "ns/notify")
+}
+
+// discardStore keeps nothing, so that BenchmarkSubscriptionMemory counts
+// the subscriptions alone (the real store keeps them in SQLite, not the Go
+// heap).
+type discardStore struct{ *memStore }
+
+func (discardStore) PutSubscriptions(context.Context, []SubscriptionRecord) error { return nil }
+
+// BenchmarkSubscriptionMemory reports the Go heap one active subscription
+// holds: a phone's SUBSCRIBE as Yealink sends it, accepted and notified.
+// make bench measures the whole process (RSS) over real UDP.
+func BenchmarkSubscriptionMemory(b *testing.B) {
+	const n = 20000
+	for range b.N {
+		r := newRig(&testing.T{}, Options{Trusted: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Store: discardStore{newMemStore()}})
+		var answered atomic.Int64
+		r.ph.answer = func(*gosip.Request) int { answered.Add(1); return 200 }
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			ext := strconv.Itoa(1001 + i%6)
+			req := request(&testing.T{}, fmt.Sprintf(`
+SUBSCRIBE sip:%s@pbx.test SIP/2.0
+Via: SIP/2.0/UDP 10.0.%d.%d:5060;branch=z9hG4bK%08d;rport
+From: "Desk %d" <sip:2%05d@pbx.test>;tag=%010d
+To: <sip:%s@pbx.test>
+Call-ID: %016x@10.0.%d.%d
+CSeq: 1 SUBSCRIBE
+Contact: <sip:2%05d@10.0.%d.%d:5060>
+Max-Forwards: 70
+User-Agent: Yealink SIP-T54W 96.86.0.70
+Accept: application/dialog-info+xml
+Event: dialog
+Expires: 3600
+Content-Length: 0
+
+`, ext, i/250, i%250, i, i, i, i, ext, i, i/250, i%250, i, i/250, i%250), fmt.Sprintf("10.0.%d.%d:5060", i/250, i%250))
+			if res := r.do(&testing.T{}, req); res.StatusCode != 200 {
+				b.Fatalf("subscribe %d: %d %s", i, res.StatusCode, res.Reason)
+			}
+		}
+		for answered.Load() < n {
+			time.Sleep(100 * time.Microsecond)
+		}
+		r.ph.mu.Lock()
+		r.ph.got, r.ph.copies = nil, nil
+		r.ph.mu.Unlock()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heapB/sub")
+		runtime.KeepAlive(r)
+	}
 }

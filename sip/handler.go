@@ -71,6 +71,12 @@ func (t *respondingTx) done() bool {
 // mapping of returned errors to SIP answers.
 func (s *Server) handle(name string, h handlerFunc) func(*gosip.Request, gosip.ServerTransaction) {
 	return func(req *gosip.Request, tx gosip.ServerTransaction) {
+		if name == "SUBSCRIBE" && req.Transport() == "UDP" {
+			// Once answered, a SUBSCRIBE's retransmissions are absorbed by
+			// s.answered, not by sipgo keeping the transaction for Timer J
+			// (answered.go). Deferred first, so it runs after every answer.
+			defer tx.Terminate()
+		}
 		rtx := &respondingTx{ServerTransaction: tx}
 		defer func() {
 			if r := recover(); r != nil {

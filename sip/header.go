@@ -36,6 +36,31 @@ type event struct {
 	raw string // the header value as sent, echoed in NOTIFY
 }
 
+// own returns the event with strings of its own, the common values shared.
+func (e event) own() event {
+	for _, pkg := range []string{"dialog", "presence"} {
+		if e.pkg == pkg {
+			e.pkg = pkg
+			if e.raw == pkg {
+				e.raw = pkg
+				return e
+			}
+		}
+	}
+	e.pkg, e.raw, e.id = strings.Clone(e.pkg), strings.Clone(e.raw), strings.Clone(e.id)
+	return e
+}
+
+// transportName is the upper-case transport, as Via and our records spell it.
+func transportName(tp string) string {
+	for _, name := range []string{"UDP", "TCP", "TLS", "WS", "WSS"} {
+		if strings.EqualFold(tp, name) {
+			return name
+		}
+	}
+	return strings.ToUpper(tp)
+}
+
 func parseEvent(v string) (event, bool) {
 	if v == "" {
 		return event{}, false

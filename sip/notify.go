@@ -141,55 +141,49 @@ func (s *Server) drop(sub *subscription, why string) {
 }
 
 // appendNotify writes the in-dialog NOTIFY (RFC 6665 4.2.2, SIPGO-NOTES.md
-// 1.7) straight into its wire form: it is built once per NOTIFY, and
-// sipgo's header objects cost more than the rest of the send. Called with
-// sub.mu held.
+// 1.7) straight into its wire form: sipgo's header objects cost more than
+// the rest of the send, and keeping a prebuilt head per subscription costs
+// more memory than building it each time. Called with sub.mu held.
 func (s *Server) appendNotify(b []byte, sub *subscription, branch, state string, body []byte) []byte {
-	if sub.head == "" {
-		sub.head = s.notifyHead(sub)
-	}
+	sentBy, contact := s.local(sub.transport)
 	b = append(b, "NOTIFY "...)
 	b = append(b, sub.targetRaw...)
 	b = append(b, " SIP/2.0\r\nVia: SIP/2.0/"...)
 	b = append(b, sub.transport...)
 	b = append(b, ' ')
-	b = append(b, s.sentBy(sub.transport)...)
+	b = append(b, sentBy...)
 	b = append(b, ";rport;branch="...)
 	b = append(b, branch...)
-	b = append(b, "\r\nMax-Forwards: 70\r\n"...)
-	b = append(b, sub.head...)
-	b = append(b, "CSeq: "...)
+	b = append(b, "\r\nMax-Forwards: 70\r\nFrom: "...)
+	b = append(b, sub.peerTo...)
+	b = append(b, ";tag="...)
+	b = append(b, sub.ourTag...)
+	b = append(b, "\r\nTo: "...)
+	b = append(b, sub.peerFrom...)
+	b = append(b, "\r\nCall-ID: "...)
+	b = append(b, sub.callID...)
+	b = append(b, "\r\nCSeq: "...)
 	b = strconv.AppendUint(b, uint64(sub.cseq), 10)
-	b = append(b, " NOTIFY\r\nSubscription-State: "...)
+	b = append(b, " NOTIFY\r\n"...)
+	for _, r := range sub.routes {
+		b = append(b, "Route: "...)
+		b = append(b, r...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Contact: <sip:"...)
+	b = append(b, sub.entity...)
+	b = append(b, '@')
+	b = append(b, contact...)
+	b = append(b, ">\r\nEvent: "...)
+	b = append(b, sub.ev.raw...)
+	b = append(b, "\r\nSubscription-State: "...)
 	b = append(b, state...)
-	b = append(b, "\r\nContent-Length: "...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, sub.format.contentType()...)
+	b = append(b, "\r\nUser-Agent: blfgw\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	return append(b, body...)
-}
-
-// notifyHead is the part of every NOTIFY that stays the same for the life
-// of the subscription.
-func (s *Server) notifyHead(sub *subscription) string {
-	var b strings.Builder
-	line := func(name, value string) {
-		b.WriteString(name)
-		b.WriteString(": ")
-		b.WriteString(value)
-		b.WriteString("\r\n")
-	}
-	line("From", sub.from)
-	line("To", sub.to)
-	line("Call-ID", sub.callID)
-	for _, r := range sub.routes {
-		line("Route", r)
-	}
-	c := s.contact(sub.transport, sub.entity)
-	line("Contact", "<"+c.String()+">")
-	line("Event", sub.ev.raw)
-	line("Content-Type", sub.format.contentType())
-	line("User-Agent", "blfgw")
-	return b.String()
 }
 
 // destination picks where a NOTIFY goes. Called with sub.mu held.
@@ -209,24 +203,23 @@ func (s *Server) destination(sub *subscription) string {
 			r = r[i+1 : j]
 		}
 		if err := gosip.ParseUri(r, &u); err == nil {
-			return hostPort(u, sub.transport)
+			return hostPort(u.Host, u.Port, sub.transport)
 		}
 	}
 	if sub.transport != "UDP" {
-		return hostPort(sub.target, sub.transport)
+		return hostPort(sub.targetHost, sub.targetPort, sub.transport)
 	}
 	// UDP: the Contact, unless the phone is behind NAT (its Contact names
 	// another address than the one its request came from).
-	if ip := net.ParseIP(sub.target.Host); ip != nil && hostOf(sub.source) == ip.String() {
-		return hostPort(sub.target, sub.transport)
+	if ip := net.ParseIP(sub.targetHost); ip != nil && hostOf(sub.source) == ip.String() {
+		return hostPort(sub.targetHost, sub.targetPort, sub.transport)
 	}
 	return sub.source
 }
 
-func hostPort(u gosip.Uri, transport string) string {
-	port := u.Port
+func hostPort(host string, port int, transport string) string {
 	if port == 0 {
 		port = int(gosip.DefaultPort(transport))
 	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(port))
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

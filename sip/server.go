@@ -103,14 +103,18 @@ type Server struct {
 	bound     []Listener // actual addresses, once listening
 	udpLocal  map[string]gosip.Addr
 	contactOf map[string]gosip.Uri // transport -> our Contact
-	sentByOf  map[string]string    // UDP, TCP... -> our Via sent-by
+	localOf   map[string]localAddr // UDP, TCP... -> what NOTIFYs say about us
 	udpConn   map[string]*net.UDPConn
 
 	ready   chan struct{}
 	panics  atomic.Int64
 	stopped atomic.Bool
 	stats   counters
+
+	answered *answered // recent 200s to SUBSCRIBE over UDP
 }
+
+type localAddr struct{ sentBy, contact string }
 
 // counters are the figures an operator (and make bench) reads.
 type counters struct {
@@ -203,11 +207,12 @@ func New(opt Options) (*Server, error) {
 		rate:      newLimiter(opt.Rate, opt.Burst),
 		udpLocal:  map[string]gosip.Addr{},
 		contactOf: map[string]gosip.Uri{},
-		sentByOf:  map[string]string{},
+		localOf:   map[string]localAddr{},
 		udpConn:   map[string]*net.UDPConn{},
 		ready:     make(chan struct{}),
 	}
 	s.subs = newSubscriptions()
+	s.answered = newAnswered()
 	s.persist = newPersister(s)
 	s.notifier = newNotifier(s, opt.NotifyInflight)
 
@@ -376,7 +381,10 @@ func (s *Server) bind(tp string, ip net.IP, port int) {
 	}
 	if _, ok := s.contactOf[tp]; !ok {
 		s.contactOf[tp] = u
-		s.sentByOf[strings.ToUpper(tp)] = net.JoinHostPort(host, strconv.Itoa(port))
+		s.localOf[strings.ToUpper(tp)] = localAddr{
+			sentBy:  net.JoinHostPort(host, strconv.Itoa(port)),
+			contact: strings.TrimPrefix(u.String(), "sip:"),
+		}
 	}
 }
 
@@ -427,17 +435,20 @@ func (s *Server) contact(transport, user string) gosip.Uri {
 	return u
 }
 
-// sentBy is the Via sent-by for requests we send over a transport.
-func (s *Server) sentBy(transport string) string {
+// local is what requests we send over a transport say about us: the Via
+// sent-by (host:port) and our Contact after "sip:user@".
+func (s *Server) local(transport string) (sentBy, contact string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.sentByOf[transport]; ok {
-		return v
+	if a, ok := s.localOf[transport]; ok {
+		return a.sentBy, a.contact
 	}
-	for _, v := range s.sentByOf {
-		return v
+	for _, tp := range []string{"UDP", "TCP", "TLS", "WS", "WSS"} {
+		if a, ok := s.localOf[tp]; ok {
+			return a.sentBy, a.contact
+		}
 	}
-	return "127.0.0.1"
+	return "127.0.0.1", "127.0.0.1"
 }
 
 func (s *Server) udpLaddr(remote string) (gosip.Addr, bool) {
@@ -481,6 +492,7 @@ func (s *Server) expireLoop(ctx context.Context) {
 				cancel()
 			}
 			s.rate.sweep(now)
+			s.answered.sweep(now)
 			s.auth.sweep()
 		}
 	}

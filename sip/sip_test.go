@@ -216,7 +216,9 @@ func newRig(t *testing.T, opt Options) *rig {
 	opt.Directory = testDirectory()
 	opt.Hub = r.hub
 	opt.Tracker = dialog.NewTracker(r.hub)
-	opt.Store = r.store
+	if opt.Store == nil {
+		opt.Store = r.store
+	}
 	opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(opt)
 	if err != nil {
@@ -274,6 +276,7 @@ func (r *rig) do(t *testing.T, req *gosip.Request) *gosip.Response {
 		h = r.srv.handle("other", r.srv.onOther)
 	}
 	h(req, tx)
+	tx.Terminate() // as over TCP: no Timer J holding it in memory
 	res := tx.Result()
 	if len(res) == 0 {
 		t.Fatalf("no response to %s", req.Method)
@@ -319,7 +322,7 @@ func inDialog(t *testing.T, res *gosip.Response, entity, event string, cseq int,
 	tag, _ := res.To().Params.Get("tag")
 	return request(t, fmt.Sprintf(`
 SUBSCRIBE sip:%s@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-r%d
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-r%d-%d
 From: <sip:1002@pbx.test>;tag=w1
 To: <sip:%s@pbx.test>;tag=%s
 Call-ID: %s
@@ -330,7 +333,7 @@ Event: %s
 Expires: %s
 Content-Length: 0
 
-`, entity, cseq, entity, tag, res.CallID().Value(), cseq, event, expires), "127.0.0.1:5070")
+`, entity, cseq, branches.Add(1), entity, tag, res.CallID().Value(), cseq, event, expires), "127.0.0.1:5070")
 }
 
 func hdr(m interface{ GetHeader(string) gosip.Header }, name string) string {

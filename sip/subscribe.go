@@ -6,12 +6,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	gosip "github.com/emiago/sipgo/sip"
 )
 
 // onSubscribe implements RFC 6665 for Event: dialog and presence.
 func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) error {
+	if key, ok := answerKey(req); ok {
+		if ans, ok := s.answered.get(key); ok {
+			return tx.Respond(s.okResponse(req, ans))
+		}
+	}
 	ev, ok := parseEvent(header(req, "Event", "o"))
 	if !ok {
 		return fail(489, "Missing Event header", gosip.NewHeader("Allow-Events", allowEvents))
@@ -51,10 +57,11 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		return s.refresh(req, tx, subKey(cid.Value(), toTag, fromTag, ev), cseq.SeqNo, secs, present)
 	}
 
-	entity := req.Recipient.User
-	if _, ok := s.opt.Directory.Account(entity); !ok {
+	acct, ok := s.opt.Directory.Account(req.Recipient.User)
+	if !ok {
 		return fail(404, "Unknown extension")
 	}
+	entity := acct.Number
 	if !acceptable(req, f.contentType()) {
 		return fail(406, "Cannot produce a body type listed in Accept", gosip.NewHeader("Accept", f.contentType()))
 	}
@@ -69,23 +76,30 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		return fail(400, "Missing Contact header")
 	}
 
+	// A subscription lives for hours: copy what it keeps out of the parsed
+	// request, whose substrings would otherwise pin the whole message.
+	if a, ok := s.opt.Directory.Account(watcher); ok {
+		watcher = a.Number
+	} else {
+		watcher = strings.Clone(watcher)
+	}
 	sub := &subscription{
 		srv:        s,
 		entity:     entity,
-		ev:         ev,
+		ev:         ev.own(),
 		format:     f,
 		watcher:    watcher,
-		agent:      header(req, "User-Agent", ""),
-		callID:     cid.Value(),
+		agent:      unique.Make(header(req, "User-Agent", "")),
+		callID:     strings.Clone(cid.Value()),
 		ourTag:     gosip.GenerateTagN(16),
-		peerTag:    fromTag,
-		transport:  strings.ToUpper(req.Transport()),
+		peerTag:    strings.Clone(fromTag),
+		transport:  transportName(req.Transport()),
 		source:     req.Source(),
 		remoteCSeq: cseq.SeqNo,
 		holding:    true,
 	}
 	sub.key = subKey(sub.callID, sub.ourTag, sub.peerTag, ev)
-	sub.idle, sub.single = s.profileFor(watcher, sub.agent)
+	sub.idle, sub.single = s.profileFor(watcher, sub.agent.Value())
 	peerTo := to.Value()
 	if err := sub.setDialog(from.Value(), peerTo); err != nil {
 		return fail(400, "Malformed From or To header")
@@ -143,14 +157,7 @@ func (s *Server) grant(asked int64) int64 {
 
 // accept sends the 200 for a new subscription.
 func (s *Server) accept(req *gosip.Request, tx gosip.ServerTransaction, sub *subscription, granted int64) error {
-	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
-	if to := res.To(); to != nil {
-		to.Params.Remove("tag")
-		to.Params.Add("tag", sub.ourTag)
-	}
-	res.AppendHeader(&gosip.ContactHeader{Address: s.contact(req.Transport(), sub.entity)})
-	res.AppendHeader(gosip.NewHeader("Expires", strconv.FormatInt(granted, 10)))
-	return tx.Respond(res)
+	return s.respondOK(req, tx, answer{toTag: sub.ourTag, entity: sub.entity, expires: granted})
 }
 
 // refresh handles an in-dialog SUBSCRIBE: a refresh, or with Expires: 0 an
@@ -200,10 +207,7 @@ func (s *Server) refresh(req *gosip.Request, tx gosip.ServerTransaction, key str
 			return &StatusError{Code: 500, Reason: "Could not store the subscription", Err: err}
 		}
 	}
-	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(&gosip.ContactHeader{Address: s.contact(req.Transport(), sub.entity)})
-	res.AppendHeader(gosip.NewHeader("Expires", strconv.FormatInt(granted, 10)))
-	if err := tx.Respond(res); err != nil {
+	if err := s.respondOK(req, tx, answer{entity: sub.entity, expires: granted}); err != nil {
 		return err
 	}
 	if secs == 0 {

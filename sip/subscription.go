@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unique"
 
 	gosip "github.com/emiago/sipgo/sip"
 
@@ -44,19 +45,17 @@ type subscription struct {
 	idle     string // "empty" or "dummy"
 	single   bool
 	watcher  string
-	agent    string
+	agent    unique.Handle[string] // User-Agent: a few distinct values among thousands of phones
 	callID   string
 	ourTag   string
 	peerTag  string
 	peerFrom string // subscriber's From (with its tag): our To
-	peerTo   string // subscriber's To (without our tag): our From
-	from     string // our From in NOTIFY (the subscriber's To, with our tag)
-	to       string // our To in NOTIFY (the subscriber's From)
+	peerTo   string // subscriber's To (without a tag): our From, with ourTag
 
 	mu         sync.Mutex
-	target     gosip.Uri // remote target, from Contact
-	targetRaw  string
-	head       string // the fixed headers of every NOTIFY, built on first use
+	targetRaw  string // remote target, from Contact: the NOTIFY Request-URI
+	targetHost string
+	targetPort int // 0: the transport's default
 	routes     []string
 	transport  string
 	source     string
@@ -292,7 +291,7 @@ func (sub *subscription) marshalLocked() []byte {
 		RemoteFrom: sub.peerFrom, RemoteTo: sub.peerTo,
 		Target: sub.targetRaw, Routes: sub.routes,
 		Transport: sub.transport, Source: sub.source, RemoteCSeq: sub.remoteCSeq,
-		UserAgent: sub.agent, Idle: sub.idle, Single: sub.single,
+		UserAgent: sub.agent.Value(), Idle: sub.idle, Single: sub.single,
 	})
 	return data
 }
@@ -313,7 +312,7 @@ func (s *Server) fromRecord(r SubscriptionRecord) (*subscription, error) {
 	}
 	sub := &subscription{
 		srv: s, key: r.ID, entity: r.Entity, ev: ev, format: f,
-		idle: d.Idle, single: d.Single, watcher: r.Watcher, agent: d.UserAgent,
+		idle: d.Idle, single: d.Single, watcher: r.Watcher, agent: unique.Make(d.UserAgent),
 		callID: d.CallID, ourTag: d.LocalTag, peerTag: d.RemoteTag,
 		routes: d.Routes, transport: d.Transport, source: d.Source,
 		remoteCSeq: d.RemoteCSeq, expires: r.Expires, cseq: r.CSeq, version: r.Version,
@@ -327,27 +326,27 @@ func (s *Server) fromRecord(r SubscriptionRecord) (*subscription, error) {
 	return sub, nil
 }
 
-// setDialog derives our From and To for NOTIFY from the subscriber's headers.
+// setDialog keeps the subscriber's From and To, from which every NOTIFY
+// takes its To and From (RFC 6665 4.1.2.1). peerTo must carry no tag; a
+// To that has one is stored without it.
 func (sub *subscription) setDialog(peerFrom, peerTo string) error {
+	var to gosip.ToHeader
+	to.Params = gosip.NewParams()
+	if _, err := gosip.ParseAddressValue(peerFrom, &to.Address, &to.Params); err != nil {
+		return fmt.Errorf("parse From %q: %w", peerFrom, err)
+	}
 	var from gosip.FromHeader
 	from.Params = gosip.NewParams()
 	name, err := gosip.ParseAddressValue(peerTo, &from.Address, &from.Params)
 	if err != nil {
 		return fmt.Errorf("parse To %q: %w", peerTo, err)
 	}
-	from.DisplayName = name
-	from.Params.Remove("tag")
-	from.Params.Add("tag", sub.ourTag)
-
-	var to gosip.ToHeader
-	to.Params = gosip.NewParams()
-	name, err = gosip.ParseAddressValue(peerFrom, &to.Address, &to.Params)
-	if err != nil {
-		return fmt.Errorf("parse From %q: %w", peerFrom, err)
+	if from.Params.Has("tag") {
+		from.DisplayName = name
+		from.Params.Remove("tag")
+		peerTo = from.Value()
 	}
-	to.DisplayName = name
-	sub.peerFrom, sub.peerTo, sub.from, sub.to = peerFrom, peerTo, from.Value(), to.Value()
-	sub.head = ""
+	sub.peerFrom, sub.peerTo = peerFrom, peerTo
 	return nil
 }
 
@@ -356,7 +355,7 @@ func (sub *subscription) setTarget(raw string) error {
 	if err := gosip.ParseUri(raw, &u); err != nil {
 		return fmt.Errorf("parse Contact %q: %w", raw, err)
 	}
-	sub.target, sub.targetRaw = u, raw
+	sub.targetRaw, sub.targetHost, sub.targetPort = raw, u.Host, u.Port
 	return nil
 }
 

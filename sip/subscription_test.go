@@ -398,3 +398,57 @@ func TestNotifyRetransmission(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeRetransmission: a SUBSCRIBE that arrives again over UDP
+// (our 200 was lost) gets the same 200 and neither a second subscription
+// nor a second NOTIFY; so does a retransmitted refresh, which is not a
+// stale CSeq. The answers are kept for Timer J, not longer.
+func TestSubscribeRetransmission(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Options{Trusted: trustedLoopback()})
+		req := subscribeReq(t, "1001", "dialog", "600", "")
+		res := r.do(t, req)
+		synctest.Wait()
+		again := r.do(t, resend(req))
+		synctest.Wait()
+		if again.StatusCode != 200 || again.To().Value() != res.To().Value() || hdr(again, "Expires") != hdr(res, "Expires") {
+			t.Fatalf("retransmission answered %d To %q Expires %q, first %q %q",
+				again.StatusCode, again.To().Value(), hdr(again, "Expires"), res.To().Value(), hdr(res, "Expires"))
+		}
+		if n, subs := len(r.ph.notifies()), r.srv.Subscriptions(); n != 1 || subs != 1 {
+			t.Fatalf("after a retransmitted SUBSCRIBE: %d NOTIFYs, %d subscriptions; want 1 and 1", n, subs)
+		}
+
+		refresh := inDialog(t, res, "1001", "dialog", 2, "600")
+		if got := r.do(t, refresh); got.StatusCode != 200 {
+			t.Fatalf("refresh = %d", got.StatusCode)
+		}
+		synctest.Wait()
+		if got := r.do(t, resend(refresh)); got.StatusCode != 200 {
+			t.Fatalf("retransmitted refresh = %d %s, want the same 200", got.StatusCode, got.Reason)
+		}
+		synctest.Wait()
+		if n := len(r.ph.notifies()); n != 2 {
+			t.Fatalf("%d NOTIFYs after refresh and its retransmission, want 2", n)
+		}
+
+		time.Sleep(gosip.Timer_J)
+		r.srv.answered.sweep(time.Now())
+		if n := r.srv.answered.len(); n != 2 {
+			t.Fatalf("%d answers kept after Timer J, want 2", n)
+		}
+		time.Sleep(gosip.Timer_J)
+		r.srv.answered.sweep(time.Now())
+		if n := r.srv.answered.len(); n != 0 {
+			t.Fatalf("%d answers kept after 2 x Timer J, want 0", n)
+		}
+	})
+}
+
+// resend is the same request once more, as a retransmission.
+func resend(req *gosip.Request) *gosip.Request {
+	again := req.Clone()
+	again.SetSource(req.Source())
+	again.SetTransport(req.Transport())
+	return again
+}
