@@ -209,7 +209,7 @@ type rig struct {
 
 // newRig builds a server whose NOTIFYs go to an in-memory phone, with its
 // notifier and persister running until the test ends.
-func newRig(t *testing.T, opt Options) *rig {
+func newRig(t testing.TB, opt Options) *rig {
 	t.Helper()
 	r := &rig{store: newMemStore(), hub: presence.NewHub(), ph: &phone{}}
 	opt.Domain = "pbx.test"
@@ -247,7 +247,7 @@ func newRig(t *testing.T, opt Options) *rig {
 }
 
 // request parses a raw SIP request as if it came from src.
-func request(t *testing.T, raw, src string) *gosip.Request {
+func request(t testing.TB, raw, src string) *gosip.Request {
 	t.Helper()
 	head, body, _ := strings.Cut(strings.TrimLeft(raw, "\n"), "\n\n")
 	raw = strings.ReplaceAll(head, "\n", "\r\n") + "\r\n\r\n" + body
@@ -263,7 +263,7 @@ func request(t *testing.T, raw, src string) *gosip.Request {
 
 // do runs a request through the server's middleware and handler and returns
 // the final response.
-func (r *rig) do(t *testing.T, req *gosip.Request) *gosip.Response {
+func (r *rig) do(t testing.TB, req *gosip.Request) *gosip.Response {
 	t.Helper()
 	tx := siptest.NewServerTxRecorder(req)
 	var h func(*gosip.Request, gosip.ServerTransaction)
@@ -284,7 +284,7 @@ func (r *rig) do(t *testing.T, req *gosip.Request) *gosip.Response {
 	return res[len(res)-1]
 }
 
-func subscribeReq(t *testing.T, entity, event, expires, extra string) *gosip.Request {
+func subscribeReq(t testing.TB, entity, event, expires, extra string) *gosip.Request {
 	t.Helper()
 	return request(t, fmt.Sprintf(`
 SUBSCRIBE sip:%s@pbx.test SIP/2.0
