@@ -17,6 +17,7 @@ type Watcher interface {
 type Hub struct {
 	mu       sync.Mutex
 	entities map[string]*entity
+	policy   *Policy
 	now      func() time.Time
 }
 
@@ -24,6 +25,8 @@ type entity struct {
 	seq      uint64
 	snap     *Snapshot
 	sources  map[Source][]Dialog
+	status   Status
+	message  string
 	watchers map[uint64]Watcher
 	list     []Watcher // cached view of watchers; nil when stale
 	nextID   uint64
@@ -41,7 +44,7 @@ func (h *Hub) entityLocked(name string) *entity {
 			sources:  make(map[Source][]Dialog),
 			watchers: make(map[uint64]Watcher),
 		}
-		e.snap = &Snapshot{Entity: name, Changed: h.now()}
+		e.snap = &Snapshot{Entity: name, Changed: h.now(), Policy: h.policy}
 		h.entities[name] = e
 	}
 	return e
@@ -113,8 +116,71 @@ func (h *Hub) SetDialogs(name string, src Source, dialogs []Dialog) {
 		h.mu.Unlock()
 		return
 	}
+	snap, list := h.nextLocked(name, e, merged)
+	h.mu.Unlock()
+	offer(list, snap)
+}
+
+// SetStatus sets a user's own status and custom message.
+func (h *Hub) SetStatus(name string, st Status, message string) {
+	h.mu.Lock()
+	e := h.entityLocked(name)
+	if e.status == st && e.message == message {
+		h.mu.Unlock()
+		return
+	}
+	e.status, e.message = st, message
+	snap, list := h.nextLocked(name, e, e.snap.Dialogs)
+	h.mu.Unlock()
+	offer(list, snap)
+}
+
+// Policy returns the rules in force.
+func (h *Hub) Policy() *Policy {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.policy
+}
+
+// SetPolicy puts new rules in force. Every extension whose watchers may now
+// see something else gets a new snapshot at once, so live subscriptions
+// follow without re-subscribing.
+func (h *Hub) SetPolicy(p *Policy) {
+	h.mu.Lock()
+	old := h.policy
+	h.policy = p
+	owners := make([]string, 0, len(h.entities))
+	for n := range h.entities {
+		owners = append(owners, n)
+	}
+	all, changed := old.affected(p, owners)
+	if all {
+		changed = owners
+	}
+	type out struct {
+		snap *Snapshot
+		list []Watcher
+	}
+	var outs []out
+	for _, n := range changed {
+		e := h.entities[n]
+		snap, list := h.nextLocked(n, e, e.snap.Dialogs)
+		outs = append(outs, out{snap, list})
+	}
+	h.mu.Unlock()
+	for _, o := range outs {
+		offer(o.list, o.snap)
+	}
+}
+
+// nextLocked makes the entity's next snapshot and returns it with the
+// watchers to offer it to.
+func (h *Hub) nextLocked(name string, e *entity, dialogs []Dialog) (*Snapshot, []Watcher) {
 	e.seq++
-	snap := &Snapshot{Entity: name, Seq: e.seq, Dialogs: merged, Offline: e.snap.Offline, Changed: h.now()}
+	snap := &Snapshot{
+		Entity: name, Seq: e.seq, Dialogs: dialogs, Offline: e.snap.Offline,
+		Status: e.status, Message: e.message, Changed: h.now(), Policy: h.policy,
+	}
 	e.snap = snap
 	if e.list == nil {
 		e.list = make([]Watcher, 0, len(e.watchers))
@@ -122,10 +188,11 @@ func (h *Hub) SetDialogs(name string, src Source, dialogs []Dialog) {
 			e.list = append(e.list, w)
 		}
 	}
-	list := e.list
-	h.mu.Unlock()
+	return snap, e.list
+}
 
-	// Offer outside the lock: a Watcher may take its own locks.
+// offer runs outside the hub's lock: a Watcher may take its own locks.
+func offer(list []Watcher, snap *Snapshot) {
 	for _, w := range list {
 		w.Offer(snap)
 	}

@@ -177,10 +177,13 @@ func LampOf(dialogs []Dialog) Lamp {
 // however many watchers it reaches.
 type Snapshot struct {
 	Entity  string
-	Seq     uint64 // rises with every change of this extension
+	Seq     uint64 // rises with every change of this extension, or of who may see it
 	Dialogs []Dialog
 	Offline bool
+	Status  Status // the user's own status
+	Message string // the user's custom status message
 	Changed time.Time
+	Policy  *Policy // who may see what of this snapshot; nil: everyone everything
 
 	renders sync.Map
 }
