@@ -114,7 +114,7 @@ func (s *Server) onPublish(req *gosip.Request, tx gosip.ServerTransaction) error
 			// does not restore the fragment alone.
 			dialogs = mergePartial(old.Dialogs, dialogs)
 			snap := &presence.Snapshot{Entity: entity, Dialogs: dialogs}
-			stored = dialoginfo.Encode(dialogInfoOf(snap, renderKey{domain: s.opt.Domain}))
+			stored = dialoginfo.Encode(dialogInfoOf(snap, renderKey{domain: s.opt.Domain, access: presence.AccessFull}))
 		}
 		if err := s.opt.Tracker.Replace(ifMatch, dialog.Publication{ETag: etag, Entity: entity, Expires: exp, Dialogs: dialogs, Body: stored}); err != nil {
 			if errors.Is(err, dialog.ErrUnknownETag) {

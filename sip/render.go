@@ -16,15 +16,18 @@ type renderKey struct {
 	dummy  bool
 	single bool
 	domain string
+	access presence.Access
 }
 
 // render returns the body for one NOTIFY; only the dialog-info version
-// differs between subscriptions.
+// differs between subscriptions. What the watcher may see is decided by
+// the policy the snapshot was made under.
 func (s *Server) render(sub *subscription, snap *presence.Snapshot, version uint32) []byte {
-	key := renderKey{format: sub.format, dummy: sub.idle == "dummy", single: sub.single, domain: s.opt.Domain}
+	key := renderKey{format: sub.format, dummy: sub.idle == "dummy", single: sub.single, domain: s.opt.Domain,
+		access: snap.Policy.Access(sub.watcher, sub.entity)}
 	if sub.format == formatPIDF {
 		key.dummy, key.single = false, false
-		return snap.Render(key, func() any { return pidf.Encode(pidfOf(snap, key.domain)) }).([]byte)
+		return snap.Render(key, func() any { return pidf.Encode(pidfOf(snap, key.access, key.domain)) }).([]byte)
 	}
 	t := snap.Render(key, func() any { return dialoginfo.NewTemplate(dialogInfoOf(snap, key)) }).(dialoginfo.Template)
 	return t.Append(make([]byte, 0, t.Len()+10), version)
@@ -34,11 +37,12 @@ func aor(user, domain string) string { return "sip:" + user + "@" + domain }
 
 // dialogInfoOf maps a snapshot to RFC 4235, the way phones light lamps
 // (SIP-CONFORMANCE.md 2.2): early recipient = ringing, confirmed = busy,
-// confirmed with +sip.rendering=no on the local target = hold.
+// confirmed with +sip.rendering=no on the local target = hold. A manual
+// Do Not Disturb is one confirmed dialog; a blocked watcher sees idle.
 func dialogInfoOf(snap *presence.Snapshot, key renderKey) *dialoginfo.Info {
 	entity := aor(snap.Entity, key.domain)
 	info := &dialoginfo.Info{State: "full", Entity: entity}
-	dialogs := snap.Dialogs
+	dialogs := snap.View(key.access).Dialogs
 	if key.single && len(dialogs) > 1 {
 		dialogs = []presence.Dialog{mostInteresting(dialogs)}
 	}
@@ -101,28 +105,41 @@ func mostInteresting(ds []presence.Dialog) presence.Dialog {
 }
 
 // pidfOf maps a snapshot to PIDF with RPID: open and on-the-phone while any
-// call is up or ringing, closed when offline.
-func pidfOf(snap *presence.Snapshot, domain string) *pidf.Document {
+// call is up or ringing, busy for Do Not Disturb, away for Appear Away,
+// closed when offline; the user's message goes into the notes. A blocked
+// watcher sees a plain open tuple.
+func pidfOf(snap *presence.Snapshot, access presence.Access, domain string) *pidf.Document {
 	doc := &pidf.Document{Entity: aor(snap.Entity, domain)}
 	tuple := pidf.Tuple{ID: "t" + snap.Entity, Basic: "open", Contact: aor(snap.Entity, domain)}
 	person := &pidf.Person{ID: "p" + snap.Entity}
-	switch snap.Lamp() {
-	case presence.LampOffline:
+	v := snap.View(access)
+	lamp := presence.LampOf(v.Dialogs)
+	switch {
+	case v.Offline && len(v.Dialogs) == 0:
 		tuple.Basic, tuple.Note = "closed", "Offline"
-	case presence.LampRinging:
+	case v.Status == presence.StatusDND && (v.Manual || lamp == presence.LampIdle):
+		tuple.Note = "Do Not Disturb"
+		person.Activities = []string{"busy"}
+	case lamp == presence.LampRinging:
 		tuple.Note = "Ringing"
 		person.Activities = []string{"on-the-phone"}
-	case presence.LampOutgoing:
+	case lamp == presence.LampOutgoing:
 		tuple.Note = "Calling"
 		person.Activities = []string{"on-the-phone"}
-	case presence.LampBusy:
+	case lamp == presence.LampBusy && !v.Manual:
 		tuple.Note = "On the phone"
 		person.Activities = []string{"on-the-phone"}
-	case presence.LampHold:
+	case lamp == presence.LampHold:
 		tuple.Note = "On hold"
 		person.Activities = []string{"on-the-phone"}
+	case v.Status == presence.StatusAway:
+		tuple.Note = "Away"
+		person.Activities = []string{"away"}
 	default:
 		tuple.Note = "Available"
+	}
+	if v.Message != "" {
+		tuple.Note += ": " + v.Message
 	}
 	person.Note = tuple.Note
 	doc.Tuples = []pidf.Tuple{tuple}

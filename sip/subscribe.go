@@ -62,6 +62,9 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		return fail(404, "Unknown extension")
 	}
 	entity := acct.Number
+	if refused(s.opt.Hub.Current(entity), watcher, entity) {
+		return fail(403, "Presence of "+entity+" is not shared with "+clip(watcher))
+	}
 	if !acceptable(req, f.contentType()) {
 		return fail(406, "Cannot produce a body type listed in Accept", gosip.NewHeader("Accept", f.contentType()))
 	}

@@ -179,6 +179,14 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	if sub.final == "" && !sub.force && sub.sent && snap.Seq == sub.sentSeq {
 		return nil
 	}
+	if sub.final == "" && refused(snap, sub.watcher, sub.entity) {
+		// The owner's rules no longer let this watcher see them, and the
+		// admin wants that said (RFC 6665 4.2.2: reason=rejected).
+		sub.final = "rejected"
+		if sub.timer != nil {
+			sub.timer.Stop()
+		}
+	}
 	tx := &notifyTx{sub: sub, branch: branch, transport: sub.transport, source: sub.source}
 	state := "active;expires=" + strconv.Itoa(sub.remainingLocked(now))
 	if sub.final != "" {
@@ -202,6 +210,13 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	tx.msg = s.appendNotify(make([]byte, 0, 512+len(body)), sub, branch, state, body)
 	tx.dest = s.destination(sub)
 	return tx
+}
+
+// refused reports whether the snapshot's policy turns watcher away with 403
+// rather than a neutral lamp.
+func refused(snap *presence.Snapshot, watcher, entity string) bool {
+	p := snap.Policy
+	return p != nil && p.Options().Block == presence.BlockRefuse && p.Access(watcher, entity) == presence.AccessNone
 }
 
 // complete records the outcome of a NOTIFY and decides what happens next
