@@ -35,7 +35,7 @@ func TestOpenFreshThenReopen(t *testing.T) {
 	if v != len(migs) {
 		t.Fatalf("user_version = %d, want %d", v, len(migs))
 	}
-	for _, table := range []string{"departments", "extensions", "subscriptions", "publications", "meta"} {
+	for _, table := range []string{"departments", "extensions", "subscriptions", "publications", "meta", "settings", "audit"} {
 		count(t, raw, table) // fails if the table is missing
 	}
 	raw.Close()
@@ -231,10 +231,11 @@ func TestMigrateAppliesNewFile(t *testing.T) {
 		}
 		files["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
 	}
-	next := fmt.Sprintf("migrations/%04d_settings.sql", len(embedded)+1)
+	// The table name must not be one a real migration may take.
+	next := fmt.Sprintf("migrations/%04d_test_extra.sql", len(embedded)+1)
 	files[next] = &fstest.MapFile{Data: []byte(`
-		CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
-		INSERT INTO settings SELECT key, value, updated_at FROM meta;`)}
+		CREATE TABLE test_extra (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+		INSERT INTO test_extra SELECT key, value, updated_at FROM meta;`)}
 	migs, err := loadMigrations(files)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +250,7 @@ func TestMigrateAppliesNewFile(t *testing.T) {
 	if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(embedded)+1 {
 		t.Fatalf("user_version = %d, %v; want %d", v, err, len(embedded)+1)
 	}
-	if err := raw.QueryRow("SELECT value FROM settings WHERE key = 'k'").Scan(&value); err != nil || value != "v" {
+	if err := raw.QueryRow("SELECT value FROM test_extra WHERE key = 'k'").Scan(&value); err != nil || value != "v" {
 		t.Fatalf("migrated row = %q, %v", value, err)
 	}
 	// The binary that only knows the embedded set now refuses the file.
