@@ -59,6 +59,7 @@ type Config struct {
 	SIP         SIP          `toml:"sip"`
 	HTTP        HTTP         `toml:"http"`
 	Store       Store        `toml:"store"`
+	Presence    Presence     `toml:"presence"`
 	Departments []Department `toml:"departments"`
 	Extensions  []Extension  `toml:"extensions"`
 
@@ -130,6 +131,31 @@ type Store struct {
 	Path string `toml:"path"` // default "var/blfgw.db"; relative paths stay as written (relative to the working directory)
 }
 
+// Presence holds the rules around who may see whom. Each user chooses
+// through the API whether their presence is shared and with whom; these
+// are what a user who never chose gets, and how a refusal looks.
+type Presence struct {
+	Blocked          string    `toml:"blocked"`            // polite|refuse; default "polite": a watcher who may not see an extension gets a neutral idle lamp for good (polite) or 403 (refuse)
+	AwayLamp         string    `toml:"away_lamp"`          // idle|busy; default "idle": what a dialog BLF lamp shows for a user who set Appear Away
+	ShareByDefault   bool      `toml:"share_by_default"`   // default true: whether an extension that never chose shares its presence
+	ShareWithDefault ShareWith `toml:"share_with_default"` // default { everyone = true }; a table written in the file replaces it whole
+}
+
+// ShareWith names the watchers who may see an extension's presence:
+// everyone, or whoever is in any of the lists.
+type ShareWith struct {
+	Everyone    bool     `toml:"everyone"`
+	Roles       []string `toml:"roles"`       // user|admin|supervisor|manager|qa
+	Departments []string `toml:"departments"` // [[departments]] names, exactly as written there
+	Extensions  []string `toml:"extensions"`  // configured extension numbers
+}
+
+// UserFields are the Extension keys a user may change through the API, by
+// their TOML names. They are the names `locked` accepts, and other packages
+// use them as the settings' field names so that file, API and audit log
+// agree.
+var UserFields = []string{"share_presence", "share_with", "delegates", "appearance", "status", "status_message"}
+
 // Department groups extensions.
 type Department struct {
 	Name string `toml:"name"` // required, unique (case-insensitive)
@@ -150,6 +176,18 @@ type Extension struct {
 	PasswordEnv  string `toml:"password_env"`      // environment variable holding the password; must be set and non-empty
 	Idle         string `toml:"idle"`              // "", "empty" or "dummy": body profile for this extension's own phones as watchers
 	SingleDialog *bool  `toml:"single_dialog"`     // nil = inherit
+
+	// The UserFields: the file gives their initial values. nil means the
+	// file does not set the field, which must leave a value the user chose
+	// through the API alone; a written empty array or "" is a value like
+	// any other.
+	SharePresence *bool      `toml:"share_presence"` // nil = not set (presence.share_by_default until the user chooses)
+	ShareWith     *ShareWith `toml:"share_with"`     // nil = not set (presence.share_with_default until the user chooses)
+	Delegates     []string   `toml:"delegates"`      // extension numbers that may answer this extension's calls; need presence shared
+	Appearance    []string   `toml:"appearance"`     // extension numbers this extension's BLF keys show, in key order
+	Status        *string    `toml:"status"`         // "available", "dnd", "away", or "" to follow the phone
+	StatusMessage *string    `toml:"status_message"` // at most MaxStatusMessage characters, no control characters
+	Locked        []string   `toml:"locked"`         // UserFields the user may not change through the API
 
 	// resolved marks Password as filled from PasswordFile or PasswordEnv,
 	// so a second Validate does not mistake it for an inline password and
@@ -383,7 +421,18 @@ const (
 	DefaultRate           = 50
 	DefaultBurst          = 100
 	DefaultRole           = "user"
+	DefaultBlocked        = "polite"
+	DefaultAwayLamp       = "idle"
+	DefaultShareByDefault = true
 )
+
+// MaxStatusMessage is the longest status message in characters (runes,
+// not bytes); see CheckStatusMessage.
+const MaxStatusMessage = 200
+
+// DefaultShareWith is presence.share_with_default when the file leaves it
+// out.
+func DefaultShareWith() ShareWith { return ShareWith{Everyone: true} }
 
 // DefaultDigestAlgorithms lists MD5 first: many desk phones (and SIPp 3.6)
 // read only the first challenge and know only MD5, while a phone that knows
@@ -438,6 +487,21 @@ func (c *Config) applyDefaults() {
 	}
 	if unset("store.path") {
 		c.Store.Path = DefaultStorePath
+	}
+	if unset("presence.blocked") {
+		c.Presence.Blocked = DefaultBlocked
+	}
+	if unset("presence.away_lamp") {
+		c.Presence.AwayLamp = DefaultAwayLamp
+	}
+	if unset("presence.share_by_default") {
+		c.Presence.ShareByDefault = DefaultShareByDefault
+	}
+	// A table counts as written when any key in it is, e.g. through
+	// `share_with_default.roles = [...]`, or the default would overwrite
+	// the admin's roles with everyone.
+	if !c.ix.touched("presence.share_with_default") {
+		c.Presence.ShareWithDefault = DefaultShareWith()
 	}
 	for i := range c.Extensions {
 		if unset(fmt.Sprintf("extensions[%d].role", i)) {

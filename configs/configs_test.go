@@ -78,6 +78,9 @@ func TestExampleCommentsEveryKey(t *testing.T) {
 		"realm", "min_expires", "max_expires", "default_expires", "notify_timeouts", "rate", "digest_algorithms",
 		"burst", "user_agent", "idle", "single_dialog", "pprof", "path", "name", "number", "department",
 		"role", "password", "password_file", "password_env",
+		"presence", "blocked", "away_lamp", "share_by_default", "share_with_default", "everyone", "roles",
+		"departments", "extensions", "share_presence", "share_with", "delegates", "appearance", "status",
+		"status_message", "locked",
 	} {
 		if !bytes.Contains(Example, []byte(key)) {
 			t.Errorf("example.toml does not mention %s", key)

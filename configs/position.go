@@ -220,6 +220,17 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// touched reports whether the file wrote path or anything under it. Only
+// written keys and headers create entries, implicit ones included, so any
+// entry means the admin wrote into that table.
+func (ix *index) touched(path string) bool {
+	if ix == nil {
+		return false
+	}
+	_, ok := ix.at[path]
+	return ok
+}
+
 // parent strips the last element of a path: "a.b[2]" -> "a.b",
 // "a.b" -> "a", "a" -> "".
 func parent(path string) string {

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 var (
@@ -16,6 +19,9 @@ var (
 	logFormats = []string{"text", "json"}
 	roles      = []string{"user", "admin", "supervisor", "manager", "qa"}
 	idles      = []string{"", "empty", "dummy"}
+	blockModes = []string{"polite", "refuse"}
+	awayLamps  = []string{"idle", "busy"}
+	statuses   = []string{"", "available", "dnd", "away"}
 )
 
 // Validate checks the whole configuration and returns every problem at once
@@ -34,7 +40,8 @@ func (c *Config) Validate() error {
 	v.http()
 	v.store()
 	depts := v.departments()
-	v.extensions(depts)
+	numbers := v.extensions(depts)
+	v.presence(depts, numbers)
 	return asError(v.problems)
 }
 
@@ -297,10 +304,14 @@ func (v *validator) departments() map[string]bool {
 	return names
 }
 
-func (v *validator) extensions(depts map[string]bool) {
+// extensions checks each extension on its own and returns every number
+// written, valid or not, for references to extensions: a reference to a
+// malformed number is already reported at the number.
+func (v *validator) extensions(depts map[string]bool) map[string]bool {
+	numbers := map[string]bool{}
 	if len(v.c.Extensions) == 0 {
 		v.at("extensions", "at least one [[extensions]] entry is required")
-		return
+		return numbers
 	}
 	seen := map[string]int{}
 	for i := range v.c.Extensions {
@@ -315,18 +326,134 @@ func (v *validator) extensions(depts map[string]bool) {
 				seen[e.Number] = i
 			}
 		}
+		if e.Number != "" {
+			numbers[e.Number] = true
+		}
 		v.required(key+".name", e.Name)
-		if e.Department != "" && !depts[e.Department] {
-			msg := fmt.Sprintf("unknown department %q", e.Department)
-			if s := suggest(e.Department, slices.Sorted(maps.Keys(depts))); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			v.at(key+".department", "%s", msg)
+		if e.Department != "" {
+			v.department(key+".department", e.Department, depts)
 		}
 		v.oneOf(key+".role", "role", e.Role, roles)
 		v.password(key, e)
 		v.oneOf(key+".idle", "idle profile", e.Idle, idles)
 	}
+	return numbers
+}
+
+// department reports a name that is not a [[departments]] entry, with the
+// entry meant when it looks like a typo.
+func (v *validator) department(key, name string, depts map[string]bool) {
+	if depts[name] {
+		return
+	}
+	msg := fmt.Sprintf("unknown department %q", name)
+	if s := suggest(name, slices.Sorted(maps.Keys(depts))); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	v.at(key, "%s", msg)
+}
+
+// extension reports a reference to an extension the file does not define.
+// No "did you mean": numbers are dense, so the nearest one is rarely the
+// one meant.
+func (v *validator) extension(key, number string, numbers map[string]bool) {
+	if !numbers[number] {
+		v.at(key, "unknown extension %q", number)
+	}
+}
+
+// presence checks [presence] and each extension's UserFields. It runs
+// after all extensions are read, since these refer to any of them.
+func (v *validator) presence(depts, numbers map[string]bool) {
+	p := &v.c.Presence
+	// Derived here as well as defaulted in Decode, like the realm, so a
+	// Config built in code need not spell them out.
+	if p.Blocked == "" && !v.written("presence.blocked") {
+		p.Blocked = DefaultBlocked
+	}
+	if p.AwayLamp == "" && !v.written("presence.away_lamp") {
+		p.AwayLamp = DefaultAwayLamp
+	}
+	v.oneOf("presence.blocked", "mode", p.Blocked, blockModes)
+	v.oneOf("presence.away_lamp", "lamp", p.AwayLamp, awayLamps)
+	v.shareWith("presence.share_with_default", &p.ShareWithDefault, depts, numbers)
+
+	for i := range v.c.Extensions {
+		v.userFields("extensions["+strconv.Itoa(i)+"]", &v.c.Extensions[i], depts, numbers)
+	}
+}
+
+func (v *validator) userFields(key string, e *Extension, depts, numbers map[string]bool) {
+	if e.ShareWith != nil {
+		v.shareWith(key+".share_with", e.ShareWith, depts, numbers)
+	}
+	v.list(key+".delegates", e.Delegates, func(k, d string) {
+		if d == e.Number {
+			v.at(k, "%s cannot be its own delegate", d)
+			return
+		}
+		v.extension(k, d, numbers)
+	})
+	if len(e.Delegates) > 0 {
+		// The gateway suspends delegates while presence is not shared, so
+		// these would never take effect.
+		const msg = "delegates need share_presence = true: delegates are suspended while presence is not shared"
+		switch {
+		case e.SharePresence != nil && !*e.SharePresence:
+			v.at(key+".delegates", msg)
+		case e.SharePresence == nil && !v.c.Presence.ShareByDefault:
+			v.at(key+".delegates", msg+" (share_presence is not set and presence.share_by_default is false)")
+		}
+	}
+	v.list(key+".appearance", e.Appearance, func(k, n string) { v.extension(k, n, numbers) })
+	if e.Status != nil {
+		v.oneOf(key+".status", "status", *e.Status, statuses)
+	}
+	if e.StatusMessage != nil {
+		if err := CheckStatusMessage(*e.StatusMessage); err != nil {
+			v.at(key+".status_message", "%v", err)
+		}
+	}
+	v.list(key+".locked", e.Locked, func(k, f string) { v.oneOf(k, "field", f, UserFields) })
+}
+
+func (v *validator) shareWith(key string, s *ShareWith, depts, numbers map[string]bool) {
+	v.list(key+".roles", s.Roles, func(k, r string) { v.oneOf(k, "role", r, roles) })
+	v.list(key+".departments", s.Departments, func(k, d string) { v.department(k, d, depts) })
+	v.list(key+".extensions", s.Extensions, func(k, n string) { v.extension(k, n, numbers) })
+}
+
+// list reports entries of the array at key that repeat an earlier one and
+// hands each first occurrence, with its key, to check.
+func (v *validator) list(key string, items []string, check func(key, item string)) {
+	seen := map[string]int{}
+	for i, item := range items {
+		k := key + "[" + strconv.Itoa(i) + "]"
+		if j, dup := seen[item]; dup {
+			v.at(k, "%q is listed twice (also %s[%d])", item, key, j)
+			continue
+		}
+		seen[item] = i
+		check(k, item)
+	}
+}
+
+// CheckStatusMessage applies the status_message rules, so that the API
+// refuses exactly what the file would. The error does not name the field;
+// the caller prefixes it.
+func CheckStatusMessage(msg string) error {
+	if !utf8.ValidString(msg) {
+		return errors.New("must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(msg); n > MaxStatusMessage {
+		return fmt.Errorf("must be at most %d characters (got %d)", MaxStatusMessage, n)
+	}
+	for _, r := range msg {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("must not contain control characters (found %q)", r)
+		}
+	}
+	return nil
 }
 
 // password enforces a single password source and resolves file and
