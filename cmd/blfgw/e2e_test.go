@@ -184,6 +184,10 @@ var e2eExtensions = []extension{
 
 func passwordOf(ext string) string { return "secret" + ext }
 
+// e2eWatcher is the extension SIPp watchers subscribe as unless a test says
+// otherwise; every other extension names it as a delegate.
+const e2eWatcher = "1002"
+
 // gwConfig is what a test may change in the gateway's configuration.
 type gwConfig struct {
 	Trusted []string // default 127.0.0.0/8; ["192.0.2.0/24"] makes loopback untrusted
@@ -249,8 +253,15 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 	fmt.Fprintf(&b, "[http]\nlisten = \"127.0.0.1:8080\"\n\n[store]\npath = \"x.db\"\n\n")
 	fmt.Fprintf(&b, "[[departments]]\nname = \"Sales\"\n\n[[departments]]\nname = \"Support\"\n\n")
 	for _, e := range e2eExtensions {
-		fmt.Fprintf(&b, "[[extensions]]\nnumber = %q\nname = %q\ndepartment = %q\nrole = \"user\"\npassword = %q\n\n",
+		fmt.Fprintf(&b, "[[extensions]]\nnumber = %q\nname = %q\ndepartment = %q\nrole = \"user\"\npassword = %q\n",
 			e.Number, e.Name, e.Department, passwordOf(e.Number))
+		// The default watcher, 1002, answers everyone's calls, so it is
+		// shown the caller and the pickup identifiers (1001 answers 1002's).
+		delegate := e2eWatcher
+		if e.Number == e2eWatcher {
+			delegate = "1001"
+		}
+		fmt.Fprintf(&b, "share_presence = true\ndelegates = [%q]\n\n", delegate)
 	}
 	if err := os.WriteFile(g.cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -999,7 +1010,7 @@ type watch struct {
 	Event       string // default dialog
 	Accept      string // whole Accept line; "" for none
 	UA          string // default "SIPp watcher"
-	Watcher     string // From user; default 2001
+	Watcher     string // From user; default e2eWatcher
 	Expires     int
 	RefreshAt   int
 	UnsubAt     int
@@ -1031,7 +1042,7 @@ func (g *gateway) watch(tp string, w watch) *watcher {
 		transport: tp,
 		service:   w.Ext,
 		keys: map[string]string{
-			"watcher":      orDefault(w.Watcher, "2001"),
+			"watcher":      orDefault(w.Watcher, e2eWatcher),
 			"event":        orDefault(w.Event, "dialog"),
 			"accept":       accept,
 			"ua":           orDefault(w.UA, "SIPp watcher"),

@@ -184,6 +184,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	hub := presence.NewHub()
 	tracker := dialog.NewTracker(hub)
+	settings := presence.NewSettings(hub, settingsStore{db0})
+	if err := settings.Load(ctx, departmentNames(cfg), seeds(cfg), policyOptions(cfg)); err != nil {
+		return err
+	}
 
 	var tlsConf *tls.Config
 	if cfg.SIP.TLSCert != "" {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/blfgw/blfgw/configs"
+	"github.com/blfgw/blfgw/presence"
 	"github.com/blfgw/blfgw/sip"
 	"github.com/blfgw/blfgw/store"
 )
@@ -104,4 +106,98 @@ func (s sipStore) Meta(ctx context.Context, key string) (string, bool, error) {
 
 func (s sipStore) SetMeta(ctx context.Context, key, value string) error {
 	return s.db.SetMeta(ctx, key, value)
+}
+
+// settingsStore adapts the store to presence's SettingsStore port.
+type settingsStore struct{ db *store.DB }
+
+func (s settingsStore) Settings(ctx context.Context) ([]presence.Setting, error) {
+	rows, err := s.db.Settings(ctx)
+	out := make([]presence.Setting, len(rows))
+	for i, r := range rows {
+		out[i] = presence.Setting(r)
+	}
+	return out, err
+}
+
+func (s settingsStore) ApplySettings(ctx context.Context, changes []presence.SettingChange) error {
+	out := make([]store.SettingChange, len(changes))
+	for i, c := range changes {
+		out[i] = store.SettingChange{Setting: store.Setting(c.Setting), Actor: c.Actor, Origin: c.Origin, Old: c.Old, Quiet: c.Quiet}
+	}
+	return s.db.ApplySettings(ctx, out)
+}
+
+// seeds turns the file's extensions into what presence.Settings applies:
+// each person and the user settings the file writes (JSON by field name).
+func seeds(cfg *configs.Config) []presence.Seed {
+	out := make([]presence.Seed, 0, len(cfg.Extensions))
+	for _, e := range cfg.Extensions {
+		sd := presence.Seed{
+			Person: presence.Person{Number: e.Number, Name: e.Name, Department: e.Department, Role: presence.Role(e.Role)},
+			Values: map[string]json.RawMessage{},
+			Locked: e.Locked,
+		}
+		put := func(field string, v any) {
+			b, err := json.Marshal(v)
+			if err == nil {
+				sd.Values[field] = b
+			}
+		}
+		if e.SharePresence != nil {
+			put(presence.FieldShare, *e.SharePresence)
+		}
+		if e.ShareWith != nil {
+			sd.Values[presence.FieldShareWith] = presence.ShareWithJSON(shareWith(*e.ShareWith))
+		}
+		if e.Delegates != nil {
+			put(presence.FieldDelegates, e.Delegates)
+		}
+		if e.Appearance != nil {
+			put(presence.FieldAppearance, e.Appearance)
+		}
+		if e.Status != nil {
+			put(presence.FieldStatus, statusName(*e.Status))
+		}
+		if e.StatusMessage != nil {
+			put(presence.FieldMessage, *e.StatusMessage)
+		}
+		out = append(out, sd)
+	}
+	return out
+}
+
+func statusName(status string) string {
+	if status == "" {
+		return presence.StatusDefault.String()
+	}
+	return status
+}
+
+func shareWith(w configs.ShareWith) presence.ShareWith {
+	out := presence.ShareWith{Everyone: w.Everyone, Departments: w.Departments, Extensions: w.Extensions}
+	for _, r := range w.Roles {
+		out.Roles = append(out.Roles, presence.Role(r))
+	}
+	return out
+}
+
+// policyOptions are the file's [presence] settings.
+func policyOptions(cfg *configs.Config) presence.PolicyOptions {
+	opt := presence.PolicyOptions{
+		AwayBusy: cfg.Presence.AwayLamp == "busy",
+		Default:  presence.Sharing{Share: cfg.Presence.ShareByDefault, With: shareWith(cfg.Presence.ShareWithDefault)},
+	}
+	if cfg.Presence.Blocked == "refuse" {
+		opt.Block = presence.BlockRefuse
+	}
+	return opt
+}
+
+func departmentNames(cfg *configs.Config) []string {
+	out := make([]string, 0, len(cfg.Departments))
+	for _, d := range cfg.Departments {
+		out = append(out, d.Name)
+	}
+	return out
 }
