@@ -40,7 +40,7 @@ type ShareWith struct {
 
 // Sharing is what a user decided about their presence.
 type Sharing struct {
-	Share     bool     // "Allow other users to see my presence status"
+	Share     bool // "Allow other users to see my presence status"
 	With      ShareWith
 	Delegates []string // may answer my calls; suspended while Share is off
 }
