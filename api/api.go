@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"sync/atomic"
 	"time"
+
+	"github.com/blfgw/blfgw/presence"
 )
 
 // Check is one dependency health probe, e.g. the database.
@@ -30,6 +34,13 @@ type Options struct {
 	Stats   func() map[string]any // figures shown by /healthz
 	Pprof   bool                  // serve /debug/pprof/
 	Log     *slog.Logger
+
+	// The JSON API under /api/v1 (see v1.go and openapi.json).
+	Settings *presence.Settings                                            // nil: /api/v1 is not served
+	Hub      *presence.Hub                                                 // required with Settings
+	Password func(number string) (string, bool)                            // an extension's SIP password, for login; required with Settings
+	Audit    func(ctx context.Context, q AuditQuery) ([]AuditEntry, error) // nil: no /api/v1/audit
+	TokenKey []byte                                                        // HMAC key for tokens, at least 32 bytes; nil: a random one (tokens die with the process)
 }
 
 // Server serves the HTTP API.
@@ -38,6 +49,11 @@ type Server struct {
 	srv   *http.Server
 	ln    net.Listener
 	start time.Time
+
+	key    []byte       // TokenKey
+	byExt  *limiter     // failed logins per extension
+	byAddr *limiter     // failed logins per source address
+	skew   atomic.Int64 // added to the clock; tests move time forward
 }
 
 // New binds the listener now, so an address in use is reported at start.
@@ -45,13 +61,35 @@ func New(opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
+	s := &Server{opt: opt, start: time.Now()}
+	if opt.Settings != nil {
+		if opt.Hub == nil || opt.Password == nil {
+			return nil, errors.New("api: Settings needs Hub and Password")
+		}
+		switch {
+		case len(opt.TokenKey) == 0:
+			s.key = make([]byte, 32)
+			if _, err := rand.Read(s.key); err != nil {
+				return nil, fmt.Errorf("api: token key: %w", err)
+			}
+		case len(opt.TokenKey) < 32:
+			return nil, fmt.Errorf("api: TokenKey has %d bytes, want at least 32", len(opt.TokenKey))
+		default:
+			s.key = append([]byte(nil), opt.TokenKey...)
+		}
+		s.byExt = newLimiter(0)
+		s.byAddr = newLimiter(maxTrackedAddrs)
+	}
 	ln, err := net.Listen("tcp", opt.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("api: listen %s: %w", opt.Addr, err)
 	}
-	s := &Server{opt: opt, ln: ln, start: time.Now()}
+	s.ln = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	if opt.Settings != nil {
+		s.v1(mux)
+	}
 	if opt.Pprof {
 		// Contention is what limits a gateway of many goroutines; sample it
 		// so /debug/pprof/mutex and /debug/pprof/block have something to say.
@@ -129,7 +167,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError is the one JSON error shape of the API.
+// errorBody is the one JSON error shape of the API, under "error". Field
+// names the request field at fault, when there is one.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
 func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	writeJSON(w, code, map[string]any{"error": map[string]string{"code": errCode, "message": msg}})
+	writeFieldError(w, code, errCode, msg, "")
+}
+
+func writeFieldError(w http.ResponseWriter, code int, errCode, msg, field string) {
+	writeJSON(w, code, map[string]errorBody{"error": {Code: errCode, Message: msg, Field: field}})
 }
