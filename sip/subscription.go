@@ -432,3 +432,17 @@ func (r *subscriptions) stopTimers() {
 		sub.mu.Unlock()
 	}
 }
+
+// EndEntity ends every subscription to an extension with a final NOTIFY
+// giving reason (RFC 6665 4.2.2: "noresource" once the extension is gone)
+// and reports how many there were.
+func (s *Server) EndEntity(number, reason string) int {
+	n := 0
+	for _, sub := range s.subs.all() {
+		if sub.entity == number {
+			sub.terminate(reason)
+			n++
+		}
+	}
+	return n
+}

@@ -195,6 +195,13 @@ type gwConfig struct {
 	Burst   int      // default 10
 	Level   string   // default debug
 	Digest  []string // sip.digest_algorithms; nil: the gateway's default
+	// Presence is the body of the [presence] table; "" for the defaults.
+	Presence string
+	// Ext replaces, per extension number, the sharing lines every extension
+	// gets (shared, with e2eWatcher as delegate) by these TOML lines.
+	Ext map[string]string
+	// Admin is the extension with role "admin" (the others are users).
+	Admin string
 }
 
 type gateway struct {
@@ -253,15 +260,26 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 	fmt.Fprintf(&b, "[http]\nlisten = \"127.0.0.1:8080\"\n\n[store]\npath = \"x.db\"\n\n")
 	fmt.Fprintf(&b, "[[departments]]\nname = \"Sales\"\n\n[[departments]]\nname = \"Support\"\n\n")
 	for _, e := range e2eExtensions {
-		fmt.Fprintf(&b, "[[extensions]]\nnumber = %q\nname = %q\ndepartment = %q\nrole = \"user\"\npassword = %q\n",
-			e.Number, e.Name, e.Department, passwordOf(e.Number))
+		role := "user"
+		if e.Number == c.Admin {
+			role = "admin"
+		}
+		fmt.Fprintf(&b, "[[extensions]]\nnumber = %q\nname = %q\ndepartment = %q\nrole = %q\npassword = %q\n",
+			e.Number, e.Name, e.Department, role, passwordOf(e.Number))
 		// The default watcher, 1002, answers everyone's calls, so it is
 		// shown the caller and the pickup identifiers (1001 answers 1002's).
 		delegate := e2eWatcher
 		if e.Number == e2eWatcher {
 			delegate = "1001"
 		}
+		if extra, ok := c.Ext[e.Number]; ok {
+			fmt.Fprintf(&b, "%s\n\n", extra)
+			continue
+		}
 		fmt.Fprintf(&b, "share_presence = true\ndelegates = [%q]\n\n", delegate)
+	}
+	if c.Presence != "" {
+		fmt.Fprintf(&b, "[presence]\n%s\n", c.Presence)
 	}
 	if err := os.WriteFile(g.cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -374,6 +392,54 @@ func (g *gateway) stop(sig syscall.Signal) {
 	g.mu.Unlock()
 	if sig == syscall.SIGTERM && err != nil {
 		g.t.Errorf("gateway exit after SIGTERM: %v (want status 0)", err)
+	}
+}
+
+// reconfigure edits the configuration file and sends SIGHUP, returning
+// when the signal was sent.
+func (g *gateway) reconfigure(edit func(string) string) time.Time {
+	g.t.Helper()
+	data, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	next := edit(string(data))
+	if next == string(data) {
+		g.t.Fatal("reconfigure: the edit changed nothing")
+	}
+	if err := os.WriteFile(g.cfgPath, []byte(next), 0o600); err != nil {
+		g.t.Fatal(err)
+	}
+	g.mu.Lock()
+	cmd := g.cmd
+	g.mu.Unlock()
+	at := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		g.t.Fatal(err)
+	}
+	return at
+}
+
+// waitLog waits until the current gateway log contains text.
+func (g *gateway) waitLog(text string, timeout time.Duration) string {
+	g.t.Helper()
+	g.mu.Lock()
+	path := g.logs[len(g.logs)-1]
+	g.mu.Unlock()
+	deadline := time.Now().Add(timeout)
+	for {
+		data, _ := os.ReadFile(path)
+		if i := strings.Index(string(data), text); i >= 0 {
+			line := string(data[i:])
+			if j := strings.IndexByte(line, '\n'); j >= 0 {
+				line = line[:j]
+			}
+			return line
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("gateway log never said %q within %v", text, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

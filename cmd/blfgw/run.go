@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -182,6 +183,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("sync extensions into the store: %w", err)
 	}
 
+	live := &liveDirectory{}
+	live.cur.Store(dir)
 	hub := presence.NewHub()
 	tracker := dialog.NewTracker(hub)
 	settings := presence.NewSettings(hub, settingsStore{db0})
@@ -220,7 +223,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Rate:           cfg.SIP.Rate,
 		Burst:          cfg.SIP.Burst,
 		Devices:        devices,
-		Directory:      dir,
+		Directory:      live,
 		Hub:            hub,
 		Tracker:        tracker,
 		Store:          sipStore{db0},
@@ -229,11 +232,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	key, err := tokenKey(ctx, db0)
+	if err != nil {
+		return err
+	}
 	httpSrv, err := api.New(api.Options{
-		Addr:    cfg.HTTP.Listen,
-		Version: versionString(),
-		Checks:  []api.Check{{Name: "store", Run: db0.Ping}},
-		Pprof:   cfg.HTTP.Pprof,
+		Settings: settings,
+		Hub:      hub,
+		Password: live.password,
+		Audit:    auditLog(db0),
+		TokenKey: key,
+		Addr:     cfg.HTTP.Listen,
+		Version:  versionString(),
+		Checks:   []api.Check{{Name: "store", Run: db0.Ping}},
+		Pprof:    cfg.HTTP.Pprof,
 		Stats: func() map[string]any {
 			m := map[string]any{"publications": tracker.Len()}
 			for k, v := range sipSrv.Stats() {
@@ -250,8 +262,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	// SIGHUP would otherwise kill the process; reloading the config live
-	// arrives with the sharing rules, until then it is only acknowledged.
+	// SIGHUP, or a change of the file's content, reloads the configuration.
+	rl := &reloader{path: *path, sipFlag: *sipList, httpFlag: *httpAddr, db: *db, log: log,
+		store: db0, settings: settings, dir: live, sip: sipSrv, cur: cfg}
+	if data, err := os.ReadFile(*path); err == nil {
+		rl.hash = sha256.Sum256(data)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -261,10 +277,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				log.Warn("SIGHUP received: live reload is not supported yet; restart to apply config changes (subscriptions are kept)")
+				rl.reload(ctx, "SIGHUP")
 			}
 		}
 	})
+	wg.Go(func() { rl.watch(ctx, 2*time.Second) })
 	wg.Go(func() { returnMemory(ctx, log) })
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- sipSrv.Run(ctx) })

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 
+	"github.com/blfgw/blfgw/api"
 	"github.com/blfgw/blfgw/configs"
 	"github.com/blfgw/blfgw/presence"
 	"github.com/blfgw/blfgw/sip"
@@ -200,4 +204,43 @@ func departmentNames(cfg *configs.Config) []string {
 		out = append(out, d.Name)
 	}
 	return out
+}
+
+// auditLog serves the API's audit queries from the store.
+func auditLog(db *store.DB) func(context.Context, api.AuditQuery) ([]api.AuditEntry, error) {
+	return func(ctx context.Context, q api.AuditQuery) ([]api.AuditEntry, error) {
+		rows, err := db.Audit(ctx, store.AuditFilter(q))
+		out := make([]api.AuditEntry, len(rows))
+		for i, r := range rows {
+			out[i] = api.AuditEntry(r)
+		}
+		return out, err
+	}
+}
+
+// tokenKey is the API's token key, kept in the store so that a restart
+// does not sign every user out.
+func tokenKey(ctx context.Context, db *store.DB) ([]byte, error) {
+	const key = "api_token_key"
+	v, ok, err := db.Meta(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read the API token key: %w", err)
+	}
+	if ok {
+		if b, err := hex.DecodeString(v); err == nil && len(b) >= 32 {
+			return b, nil
+		}
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	if err := db.SetMeta(ctx, key, hex.EncodeToString(b)); err != nil {
+		return nil, fmt.Errorf("save the API token key: %w", err)
+	}
+	return b, nil
+}
+
+// password is the extension's SIP password, which is also its API login.
+func (d *liveDirectory) password(number string) (string, bool) {
+	a, ok := d.Account(number)
+	return a.Password, ok
 }
