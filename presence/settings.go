@@ -123,6 +123,10 @@ func NewSettings(hub *Hub, store SettingsStore) *Settings {
 // field than it said when last applied; then the file wins and the audit
 // says so. Locked fields always take the file's value when it has one.
 func (s *Settings) Load(ctx context.Context, departments []string, seeds []Seed, opt PolicyOptions) error {
+	// Held throughout, so a user's change cannot land between reading the
+	// stored rows and putting the result in force.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	stored, err := s.store.Settings(ctx)
 	if err != nil {
 		return fmt.Errorf("load settings: %w", err)
@@ -178,7 +182,6 @@ func (s *Settings) Load(ctx context.Context, departments []string, seeds []Seed,
 		}
 	}
 
-	s.mu.Lock()
 	s.opt = opt
 	s.depts = slices.Clone(departments)
 	s.people = map[string]Person{}
@@ -198,7 +201,6 @@ func (s *Settings) Load(ctx context.Context, departments []string, seeds []Seed,
 		s.users[n] = s.decodeLocked(n)
 	}
 	s.publishLocked()
-	s.mu.Unlock()
 	return nil
 }
 
@@ -364,7 +366,9 @@ func (s *Settings) Change(ctx context.Context, actor, subject string, p Patch) (
 	return cloneUser(next), nil
 }
 
-// validLocked checks a user's settings as a whole after a patch.
+// validLocked checks what a patch sets, in the light of the whole result.
+// Fields the patch leaves alone are not checked again: a department or
+// colleague removed from the file since must not block a change of status.
 func (s *Settings) validLocked(subject string, u UserSettings, p Patch) error {
 	knownExt := func(field string, list []string, self string) error {
 		seen := map[string]bool{}
@@ -382,27 +386,33 @@ func (s *Settings) validLocked(subject string, u UserSettings, p Patch) error {
 		}
 		return nil
 	}
-	if err := knownExt(FieldDelegates, u.Delegates, subject); err != nil {
-		return err
-	}
-	if err := knownExt(FieldAppearance, u.Appearance, ""); err != nil {
-		return err
-	}
-	if err := knownExt("share_with.extensions", u.With.Extensions, ""); err != nil {
-		return err
-	}
-	for _, r := range u.With.Roles {
-		if !slices.Contains(Roles, r) {
-			return refuse("invalid", FieldShareWith, "share_with: unknown role %q (roles: user, admin, supervisor, manager, qa)", r)
+	if p.Delegates != nil {
+		if err := knownExt(FieldDelegates, u.Delegates, subject); err != nil {
+			return err
+		}
+		if len(u.Delegates) > 0 && !u.Share {
+			return refuse("invalid", FieldDelegates, "delegates can only be assigned while presence sharing is on")
 		}
 	}
-	for _, d := range u.With.Departments {
-		if !slices.Contains(s.depts, d) {
-			return refuse("invalid", FieldShareWith, "share_with: unknown department %q", d)
+	if p.Appearance != nil {
+		if err := knownExt(FieldAppearance, u.Appearance, ""); err != nil {
+			return err
 		}
 	}
-	if p.Delegates != nil && len(*p.Delegates) > 0 && !u.Share {
-		return refuse("invalid", FieldDelegates, "delegates can only be assigned while presence sharing is on")
+	if p.ShareWith != nil {
+		if err := knownExt(FieldShareWith, u.With.Extensions, ""); err != nil {
+			return err
+		}
+		for _, r := range u.With.Roles {
+			if !slices.Contains(Roles, r) {
+				return refuse("invalid", FieldShareWith, "share_with: unknown role %q (roles: user, admin, supervisor, manager, qa)", r)
+			}
+		}
+		for _, d := range u.With.Departments {
+			if !slices.Contains(s.depts, d) {
+				return refuse("invalid", FieldShareWith, "share_with: unknown department %q", d)
+			}
+		}
 	}
 	if utf8.RuneCountInString(u.Message) > MaxMessage {
 		return refuse("invalid", FieldMessage, "status_message is longer than %d characters", MaxMessage)

@@ -224,3 +224,25 @@ func TestSettingsFileAndAPI(t *testing.T) {
 func equalUser(a, b UserSettings) bool {
 	return sharingEqual(a.Sharing, b.Sharing) && a.Status == b.Status && a.Message == b.Message && slices.Equal(a.Appearance, b.Appearance)
 }
+
+// TestSettingsStaleReferences: a department or colleague removed from the
+// file since a user chose them does not block the user's other changes.
+func TestSettingsStaleReferences(t *testing.T) {
+	ctx := context.Background()
+	s := NewSettings(NewHub(), newMemSettings())
+	if err := s.Load(ctx, []string{"Reception", "Sales", "Legal"}, seeds(nil, nil), everyone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Change(ctx, "1002", "1002", Patch{ShareWith: &ShareWith{Departments: []string{"Legal"}}, Delegates: &[]string{"1003"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load(ctx, []string{"Reception", "Sales"}, seeds(nil, nil)[:2], everyone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Change(ctx, "1002", "1002", Patch{Status: ptr(StatusAway)}); err != nil {
+		t.Fatalf("status change blocked by stale references: %v", err)
+	}
+	if _, err := s.Change(ctx, "1002", "1002", Patch{ShareWith: &ShareWith{Departments: []string{"Legal"}}}); err == nil {
+		t.Fatal("a removed department accepted when set again")
+	}
+}
