@@ -113,8 +113,12 @@ func TestE2EVisibility(t *testing.T) {
 		j := strings.Index(s[i+1:], "\n\n")
 		return s[:i] + s[i+1+j+2:]
 	})
-	n = gone.waitNotifies(2, notifyBound)[1]
-	if st := n.H("Subscription-State"); !isTerminated(st, "noresource") {
+	ns := gone.waitFor("a terminated NOTIFY", notifyBound, func(ms []sipMsg) bool {
+		ns := received(ms, "NOTIFY")
+		return len(ns) > 1 && strings.HasPrefix(ns[len(ns)-1].H("Subscription-State"), "terminated")
+	})
+	ns = received(ns, "NOTIFY")
+	if st := ns[len(ns)-1].H("Subscription-State"); !isTerminated(st, "noresource") {
 		t.Errorf("watcher of a removed extension got Subscription-State %q, want terminated;reason=noresource", st)
 	}
 	g.waitHealth("4 subscriptions", notifyBound, func(h health) bool { return h.Subscriptions == 4 })

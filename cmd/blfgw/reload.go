@@ -90,10 +90,8 @@ func (r *reloader) reload(ctx context.Context, why string) {
 		r.log.Error("config reload failed: store the extensions", "err", err)
 		return
 	}
-	if err := r.settings.Load(ctx, departmentNames(cfg), seeds(cfg), policyOptions(cfg)); err != nil {
-		r.log.Error("config reload failed: apply the users' settings", "err", err)
-		return
-	}
+	// Watchers of a removed extension get their final NOTIFY first, not a
+	// last full-state one for the new rules.
 	old := r.dir.cur.Load()
 	r.dir.cur.Store(next)
 	var added, removed []string
@@ -108,6 +106,10 @@ func (r *reloader) reload(ctx context.Context, why string) {
 			removed = append(removed, n)
 			ended += r.sip.EndEntity(n, "noresource")
 		}
+	}
+	if err := r.settings.Load(ctx, departmentNames(cfg), seeds(cfg), policyOptions(cfg)); err != nil {
+		r.log.Error("config reload failed: apply the users' settings", "err", err)
+		return
 	}
 	slices.Sort(added)
 	slices.Sort(removed)
