@@ -216,6 +216,10 @@ func (p *persister) flushExact(ctx context.Context) error {
 
 // restore brings back publications and subscriptions from the store and
 // sends every restored subscription a full-state NOTIFY.
+// restoreGrace delays the first NOTIFY of a restored subscription over a
+// connection-oriented transport.
+const restoreGrace = time.Second
+
 func (s *Server) restore(ctx context.Context) error {
 	now := time.Now()
 	clean, _, err := s.opt.Store.Meta(ctx, metaClean)
@@ -289,7 +293,15 @@ func (s *Server) restore(ctx context.Context) error {
 	for _, sub := range live {
 		sub.holding = true
 		s.start(sub)
-		sub.release()
+		if sub.transport == "UDP" {
+			sub.release()
+			continue
+		}
+		// A phone whose TCP/TLS connection the restart cut reconnects
+		// within a second or so; dialling its Contact in that same instant
+		// makes two connections race, and some stacks lose what arrives on
+		// the second one (SIPp 3.6.1 does, now and then).
+		time.AfterFunc(restoreGrace, sub.release)
 	}
 	restored := len(live)
 	if len(dead) > 0 {
