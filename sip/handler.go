@@ -153,6 +153,9 @@ func sanitizeReason(r string) string {
 }
 
 func (s *Server) allowHeader() gosip.Header {
+	if s.reg != nil {
+		return gosip.NewHeader("Allow", "SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS, REGISTER")
+	}
 	return gosip.NewHeader("Allow", "SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS")
 }
 

@@ -81,6 +81,8 @@ type Options struct {
 	Tracker   *dialog.Tracker
 	Store     Store
 	Log       *slog.Logger
+	// Registrar turns on REGISTER (edge-proxy mode); nil answers 405.
+	Registrar *RegistrarOptions
 }
 
 // sipgo has one process-wide logger; the first server sets it.
@@ -112,6 +114,7 @@ type Server struct {
 	stats   counters
 
 	answered *answered // recent 200s to SUBSCRIBE over UDP
+	reg      *registrar // nil unless edge-proxy mode
 }
 
 type localAddr struct{ sentBy, contact string }
@@ -213,12 +216,19 @@ func New(opt Options) (*Server, error) {
 	}
 	s.subs = newSubscriptions()
 	s.answered = newAnswered()
+	if opt.Registrar != nil {
+		if opt.Registrar.Store == nil {
+			return nil, errors.New("sip: Registrar needs a Store")
+		}
+		s.reg = newRegistrar(*opt.Registrar)
+	}
 	s.persist = newPersister(s)
 	s.notifier = newNotifier(s, opt.NotifyInflight)
 
 	srv.OnSubscribe(s.handle("SUBSCRIBE", s.onSubscribe))
 	srv.OnPublish(s.handle("PUBLISH", s.onPublish))
 	srv.OnOptions(s.handle("OPTIONS", s.onOptions))
+	srv.OnRegister(s.handle("REGISTER", s.onRegister))
 	srv.OnNoRoute(s.handle("other", s.onOther))
 	return s, nil
 }
@@ -280,6 +290,14 @@ func (s *Server) Run(ctx context.Context) error {
 
 	if err := s.restore(ctx); err != nil {
 		s.log.Error("restore from store failed; starting empty", "err", err)
+	}
+	if s.reg != nil {
+		n, err := s.reg.restore(ctx)
+		if err != nil {
+			s.log.Error("restore registrations failed; phones register again", "err", err)
+		} else {
+			s.log.Info("restored registrations", "bindings", n)
+		}
 	}
 	close(s.ready)
 
@@ -493,6 +511,11 @@ func (s *Server) expireLoop(ctx context.Context) {
 			}
 			s.rate.sweep(now)
 			s.answered.sweep(now)
+			if s.reg != nil {
+				if err := s.reg.sweep(ctx, now); err != nil {
+					s.log.Error("delete expired registrations", "err", err)
+				}
+			}
 			s.auth.sweep()
 		}
 	}

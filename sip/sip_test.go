@@ -272,6 +272,8 @@ func (r *rig) do(t testing.TB, req *gosip.Request) *gosip.Response {
 		h = r.srv.handle("SUBSCRIBE", r.srv.onSubscribe)
 	case gosip.PUBLISH:
 		h = r.srv.handle("PUBLISH", r.srv.onPublish)
+	case gosip.REGISTER:
+		h = r.srv.handle("REGISTER", r.srv.onRegister)
 	default:
 		h = r.srv.handle("other", r.srv.onOther)
 	}
