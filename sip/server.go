@@ -113,7 +113,7 @@ type Server struct {
 	stopped atomic.Bool
 	stats   counters
 
-	answered *answered // recent 200s to SUBSCRIBE over UDP
+	answered *answered  // recent 200s to SUBSCRIBE over UDP
 	reg      *registrar // nil unless edge-proxy mode
 }
 
