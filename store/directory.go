@@ -138,6 +138,23 @@ func deleteUnlisted(ctx context.Context, tx *sql.Tx, list, del string, want map[
 	return nil
 }
 
+// requireExtension refuses with ErrInvalid a number that is not in the
+// directory. Writes of rows that reference an extension call it inside their
+// transaction, so a concurrent SyncDirectory cannot slip between the check
+// and the write. The foreign key would refuse the row too, but as a bare
+// constraint failure that names neither the extension nor the cause.
+func requireExtension(ctx context.Context, tx *sql.Tx, number string) error {
+	var ok bool
+	if err := tx.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM extensions WHERE number = ?)`, number).Scan(&ok); err != nil {
+		return fmt.Errorf("extension %q: %w", number, err)
+	}
+	if !ok {
+		return invalid("extension %q is not in the directory", number)
+	}
+	return nil
+}
+
 // Extensions returns the directory ordered by number (byte order, so "100"
 // sorts before "20").
 func (db *DB) Extensions(ctx context.Context) ([]Extension, error) {

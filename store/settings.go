@@ -160,15 +160,8 @@ func applySettings(ctx context.Context, tx *sql.Tx, now int64, rows []settingRow
 	known := make(map[string]bool)
 	for _, r := range rows {
 		if !known[r.number] {
-			// The foreign key would refuse it too, but as a bare constraint
-			// failure that names neither the extension nor the cause.
-			var ok bool
-			if err := tx.QueryRowContext(ctx,
-				`SELECT EXISTS (SELECT 1 FROM extensions WHERE number = ?)`, r.number).Scan(&ok); err != nil {
-				return fmt.Errorf("extension %q: %w", r.number, err)
-			}
-			if !ok {
-				return invalid("extension %q is not in the directory", r.number)
+			if err := requireExtension(ctx, tx, r.number); err != nil {
+				return err
 			}
 			known[r.number] = true
 		}

@@ -1,8 +1,8 @@
 // Package store persists the gateway's state in one SQLite file: the
-// directory of extensions, SIP subscriptions and publications, small meta
-// facts, and each extension's user settings with the audit log of their
-// changes. It is the only package that imports go-sqlite3, so cgo stays out
-// of the core.
+// directory of extensions, SIP subscriptions and publications, registrar
+// bindings, small meta facts, and each extension's user settings with the
+// audit log of their changes. It is the only package that imports
+// go-sqlite3, so cgo stays out of the core.
 //
 // Memory is the source of truth on the hot path; the store only has to make
 // what was accepted survive a restart. Writes from many goroutines are

@@ -35,7 +35,7 @@ func TestOpenFreshThenReopen(t *testing.T) {
 	if v != len(migs) {
 		t.Fatalf("user_version = %d, want %d", v, len(migs))
 	}
-	for _, table := range []string{"departments", "extensions", "subscriptions", "publications", "meta", "settings", "audit"} {
+	for _, table := range []string{"departments", "extensions", "subscriptions", "publications", "meta", "settings", "audit", "registrations"} {
 		count(t, raw, table) // fails if the table is missing
 	}
 	raw.Close()
