@@ -60,6 +60,7 @@ type Config struct {
 	HTTP        HTTP         `toml:"http"`
 	Store       Store        `toml:"store"`
 	Presence    Presence     `toml:"presence"`
+	Proxy       Proxy        `toml:"proxy"`
 	Departments []Department `toml:"departments"`
 	Extensions  []Extension  `toml:"extensions"`
 
@@ -150,6 +151,39 @@ type ShareWith struct {
 	Extensions  []string `toml:"extensions"`  // configured extension numbers
 }
 
+// Proxy chooses what the gateway is on the SIP side: a presence server
+// beside the PBX, or the phones' edge proxy, which lights the lamps from the
+// calls it carries.
+//
+// The register bounds, max_bindings, max_call and pickup_prefix cannot be
+// zero, so a Config built in code gets their defaults from Validate, and
+// an empty Mode means presence. Keepalive and UnknownToUpstream are taken
+// as they are, since 0 (off) and false are meaningful; a Config built in
+// code that wants the file's defaults for them sets them.
+type Proxy struct {
+	Mode              string `toml:"mode"`                // presence|edge-proxy; default "presence"
+	Upstream          string `toml:"upstream"`            // SIP URI of the PBX, "sip:host[:port][;transport=udp|tcp|tls]" or sips:; "" = none (standalone office)
+	UnknownToUpstream bool   `toml:"unknown_to_upstream"` // default true: calls to numbers not registered here go upstream; needs Upstream in edge-proxy mode
+	MinRegister       int    `toml:"min_register"`        // seconds; default 60; a REGISTER with a shorter non-zero expiry gets 423
+	MaxRegister       int    `toml:"max_register"`        // default 3600; at least min_register, at most 86400
+	DefaultRegister   int    `toml:"default_register"`    // default 3600; used when a REGISTER names no expiry (min<=default<=max)
+	MaxBindings       int    `toml:"max_bindings"`        // contacts one extension may register at once; default 10; 1..100
+	MaxCall           int    `toml:"max_call"`            // seconds after which a call that never saw its BYE is ended; default 14400; 60..604800
+	Keepalive         int    `toml:"keepalive"`           // seconds between in-dialog OPTIONS probes of a call; default 60; 0 = off, else 10..3600
+	PickupPrefix      string `toml:"pickup_prefix"`       // dialled before an extension to pick up its ringing call; default "**"; 1-4 of * # 0-9
+}
+
+// The values of proxy.mode.
+const (
+	// ModePresence serves SUBSCRIBE and PUBLISH only and refuses REGISTER:
+	// the PBX (or whatever PUBLISHes) says what the phones are doing.
+	ModePresence = "presence"
+	// ModeEdgeProxy is also the phones' registrar and stateful proxy: they
+	// REGISTER here and send their calls through, and the lamps follow the
+	// calls.
+	ModeEdgeProxy = "edge-proxy"
+)
+
 // UserFields are the Extension keys a user may change through the API, by
 // their TOML names. They are the names `locked` accepts, and other packages
 // use them as the settings' field names so that file, API and audit log
@@ -238,6 +272,7 @@ func (c *Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("path", c.path),
 		slog.String("domain", c.SIP.Domain),
+		slog.String("mode", c.Proxy.Mode),
 		slog.Any("listen", c.SIP.Listen),
 		slog.String("http", c.HTTP.Listen),
 		slog.String("store", c.Store.Path),
@@ -424,6 +459,16 @@ const (
 	DefaultBlocked        = "polite"
 	DefaultAwayLamp       = "idle"
 	DefaultShareByDefault = true
+
+	DefaultProxyMode         = ModePresence
+	DefaultUnknownToUpstream = true
+	DefaultMinRegister       = 60
+	DefaultMaxRegister       = 3600
+	DefaultRegister          = 3600
+	DefaultMaxBindings       = 10
+	DefaultMaxCall           = 14400
+	DefaultKeepalive         = 60
+	DefaultPickupPrefix      = "**"
 )
 
 // MaxStatusMessage is the longest status message in characters (runes,
@@ -503,6 +548,33 @@ func (c *Config) applyDefaults() {
 	if !c.ix.touched("presence.share_with_default") {
 		c.Presence.ShareWithDefault = DefaultShareWith()
 	}
+	if unset("proxy.mode") {
+		c.Proxy.Mode = DefaultProxyMode
+	}
+	if unset("proxy.unknown_to_upstream") {
+		c.Proxy.UnknownToUpstream = DefaultUnknownToUpstream
+	}
+	if unset("proxy.min_register") {
+		c.Proxy.MinRegister = DefaultMinRegister
+	}
+	if unset("proxy.max_register") {
+		c.Proxy.MaxRegister = DefaultMaxRegister
+	}
+	if unset("proxy.default_register") {
+		c.Proxy.DefaultRegister = DefaultRegister
+	}
+	if unset("proxy.max_bindings") {
+		c.Proxy.MaxBindings = DefaultMaxBindings
+	}
+	if unset("proxy.max_call") {
+		c.Proxy.MaxCall = DefaultMaxCall
+	}
+	if unset("proxy.keepalive") {
+		c.Proxy.Keepalive = DefaultKeepalive
+	}
+	if unset("proxy.pickup_prefix") {
+		c.Proxy.PickupPrefix = DefaultPickupPrefix
+	}
 	for i := range c.Extensions {
 		if unset(fmt.Sprintf("extensions[%d].role", i)) {
 			c.Extensions[i].Role = DefaultRole
@@ -521,6 +593,10 @@ func (c *Config) MarkOverridden(key, source string) {
 	}
 	c.overridden[key] = source
 }
+
+// EdgeProxy reports whether proxy.mode is "edge-proxy": the gateway is the
+// phones' registrar and proxy rather than a presence server only.
+func (c *Config) EdgeProxy() bool { return c.Proxy.Mode == ModeEdgeProxy }
 
 // Path is the file the configuration came from ("" when built in code).
 func (c *Config) Path() string { return c.path }

@@ -81,6 +81,8 @@ func TestExampleCommentsEveryKey(t *testing.T) {
 		"presence", "blocked", "away_lamp", "share_by_default", "share_with_default", "everyone", "roles",
 		"departments", "extensions", "share_presence", "share_with", "delegates", "appearance", "status",
 		"status_message", "locked",
+		"proxy", "mode", "upstream", "unknown_to_upstream", "min_register", "max_register", "default_register",
+		"max_bindings", "max_call", "keepalive", "pickup_prefix",
 	} {
 		if !bytes.Contains(Example, []byte(key)) {
 			t.Errorf("example.toml does not mention %s", key)

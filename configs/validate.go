@@ -22,6 +22,18 @@ var (
 	blockModes = []string{"polite", "refuse"}
 	awayLamps  = []string{"idle", "busy"}
 	statuses   = []string{"", "available", "dnd", "away"}
+	proxyModes = []string{ModePresence, ModeEdgeProxy}
+)
+
+// Bounds of the [proxy] numbers, in seconds except max_bindings.
+const (
+	maxRegisterCeiling = 86400 // a day: a phone unplugged without unregistering is rung until its binding expires
+	maxBindingsCeiling = 100
+	minMaxCall         = 60
+	maxMaxCall         = 604800 // a week
+	minKeepalive       = 10
+	maxKeepalive       = 3600
+	maxPickupPrefix    = 4
 )
 
 // Validate checks the whole configuration and returns every problem at once
@@ -39,6 +51,7 @@ func (c *Config) Validate() error {
 	v.sip()
 	v.http()
 	v.store()
+	v.proxy()
 	depts := v.departments()
 	numbers := v.extensions(depts)
 	v.presence(depts, numbers)
@@ -281,6 +294,101 @@ func (v *validator) http() {
 
 func (v *validator) store() {
 	v.required("store.path", v.c.Store.Path)
+}
+
+// proxy checks [proxy]. Every key is checked whatever the mode, so that
+// switching to edge-proxy later brings up no old mistake.
+func (v *validator) proxy() {
+	p := &v.c.Proxy
+	// Derived here as well as defaulted in Decode, like [presence], so a
+	// Config built in code need not spell them out. Only values that may
+	// not be zero or empty are derived: a zero keepalive is "off".
+	if p.Mode == "" && !v.written("proxy.mode") {
+		p.Mode = DefaultProxyMode
+	}
+	if p.PickupPrefix == "" && !v.written("proxy.pickup_prefix") {
+		p.PickupPrefix = DefaultPickupPrefix
+	}
+	for _, d := range []struct {
+		key   string
+		field *int
+		def   int
+	}{
+		{"proxy.min_register", &p.MinRegister, DefaultMinRegister},
+		{"proxy.max_register", &p.MaxRegister, DefaultMaxRegister},
+		{"proxy.default_register", &p.DefaultRegister, DefaultRegister},
+		{"proxy.max_bindings", &p.MaxBindings, DefaultMaxBindings},
+		{"proxy.max_call", &p.MaxCall, DefaultMaxCall},
+	} {
+		if *d.field == 0 && !v.written(d.key) {
+			*d.field = d.def
+		}
+	}
+
+	if !slices.Contains(proxyModes, p.Mode) {
+		if s := suggest(p.Mode, proxyModes); s != "" {
+			v.at("proxy.mode", "unknown mode %q (did you mean %q?)", p.Mode, s)
+		} else {
+			v.oneOf("proxy.mode", "mode", p.Mode, proxyModes)
+		}
+	}
+
+	if p.Upstream != "" {
+		if _, err := parseUpstream(p.Upstream); err != nil {
+			v.at("proxy.upstream", "%v", err)
+		}
+	} else if p.UnknownToUpstream && p.Mode != ModePresence {
+		// A presence server routes no calls. An unknown mode may be a
+		// misspelt edge-proxy: reporting this too lets the admin fix both
+		// in one round.
+		dflt := ""
+		// Only a file has defaults; a Config built in code set true itself.
+		if v.c.ix != nil && !v.written("proxy.unknown_to_upstream") {
+			dflt = " (the default)"
+		}
+		v.at("proxy.unknown_to_upstream", "true%s needs proxy.upstream: set upstream to the PBX, or unknown_to_upstream = false for a standalone office", dflt)
+	}
+
+	if p.MinRegister < 1 {
+		v.at("proxy.min_register", "must be at least 1 second (got %d)", p.MinRegister)
+	}
+	switch {
+	case p.MaxRegister < p.MinRegister:
+		v.at("proxy.max_register", "must be at least min_register (%d), got %d", p.MinRegister, p.MaxRegister)
+	case p.MaxRegister > maxRegisterCeiling:
+		v.at("proxy.max_register", "must be at most %d seconds (a day), got %d", maxRegisterCeiling, p.MaxRegister)
+	}
+	if p.DefaultRegister < p.MinRegister || p.DefaultRegister > p.MaxRegister {
+		v.at("proxy.default_register", "must be between min_register (%d) and max_register (%d), got %d", p.MinRegister, p.MaxRegister, p.DefaultRegister)
+	}
+	if p.MaxBindings < 1 || p.MaxBindings > maxBindingsCeiling {
+		v.at("proxy.max_bindings", "must be between 1 and %d, got %d", maxBindingsCeiling, p.MaxBindings)
+	}
+	if p.MaxCall < minMaxCall || p.MaxCall > maxMaxCall {
+		v.at("proxy.max_call", "must be between %d and %d seconds (a week), got %d", minMaxCall, maxMaxCall, p.MaxCall)
+	}
+	if p.Keepalive != 0 && (p.Keepalive < minKeepalive || p.Keepalive > maxKeepalive) {
+		v.at("proxy.keepalive", "must be 0 (off) or between %d and %d seconds, got %d", minKeepalive, maxKeepalive, p.Keepalive)
+	}
+	if err := checkPickupPrefix(p.PickupPrefix); err != nil {
+		v.at("proxy.pickup_prefix", "%v", err)
+	}
+}
+
+// checkPickupPrefix allows only the keys of a phone's dial pad.
+func checkPickupPrefix(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r == '*' || r == '#') {
+			return fmt.Errorf("%q contains %q: use only * # 0-9", s, r)
+		}
+	}
+	if len(s) > maxPickupPrefix {
+		return fmt.Errorf("%q is longer than %d characters", s, maxPickupPrefix)
+	}
+	return nil
 }
 
 // departments checks the departments and returns their names, exactly as
