@@ -202,6 +202,8 @@ type gwConfig struct {
 	Ext map[string]string
 	// Admin is the extension with role "admin" (the others are users).
 	Admin string
+	// Proxy is the body of the [proxy] table; "" for the defaults.
+	Proxy string
 }
 
 type gateway struct {
@@ -280,6 +282,9 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 	}
 	if c.Presence != "" {
 		fmt.Fprintf(&b, "[presence]\n%s\n", c.Presence)
+	}
+	if c.Proxy != "" {
+		fmt.Fprintf(&b, "[proxy]\n%s\n", c.Proxy)
 	}
 	if err := os.WriteFile(g.cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)

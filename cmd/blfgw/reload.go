@@ -135,7 +135,8 @@ func problems(err error) string {
 }
 
 // restartOnly names the changed settings that a running gateway cannot
-// take: listeners, TLS, the database, logging and the SIP edge's options.
+// take: listeners, TLS, the database, logging, the SIP edge's options and
+// the proxy mode.
 // Extensions, departments and [presence] apply live.
 func restartOnly(old, next *configs.Config) []string {
 	var out []string
@@ -147,6 +148,7 @@ func restartOnly(old, next *configs.Config) []string {
 		{"sip", old.SIP, next.SIP},
 		{"http", old.HTTP, next.HTTP},
 		{"store", old.Store, next.Store},
+		{"proxy", old.Proxy, next.Proxy},
 	} {
 		if !reflect.DeepEqual(s.a, s.b) {
 			out = append(out, s.key)

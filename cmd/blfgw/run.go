@@ -227,6 +227,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Hub:            hub,
 		Tracker:        tracker,
 		Store:          sipStore{db0},
+		Registrar:      registrar(cfg, db0),
 		Log:            log,
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/blfgw/blfgw/api"
 	"github.com/blfgw/blfgw/configs"
@@ -243,4 +244,53 @@ func tokenKey(ctx context.Context, db *store.DB) ([]byte, error) {
 func (d *liveDirectory) password(number string) (string, bool) {
 	a, ok := d.Account(number)
 	return a.Password, ok
+}
+
+// regStore adapts the store to the registrar's port; the record types have
+// the same fields.
+type regStore struct{ db *store.DB }
+
+func (s regStore) PutRegistrations(ctx context.Context, regs []sip.RegistrationRecord) error {
+	out := make([]store.Registration, len(regs))
+	for i, r := range regs {
+		out[i] = store.Registration(r)
+	}
+	return s.db.PutRegistrations(ctx, out)
+}
+
+func (s regStore) DeleteRegistrations(ctx context.Context, aor string, bindings []string) error {
+	return s.db.DeleteRegistrations(ctx, aor, bindings)
+}
+
+func (s regStore) Registrations(ctx context.Context) ([]sip.RegistrationRecord, error) {
+	regs, err := s.db.Registrations(ctx)
+	return fromStoreRegs(regs), err
+}
+
+func (s regStore) DeleteExpiredRegistrations(ctx context.Context, now time.Time) ([]sip.RegistrationRecord, error) {
+	regs, err := s.db.DeleteExpiredRegistrations(ctx, now)
+	return fromStoreRegs(regs), err
+}
+
+func fromStoreRegs(regs []store.Registration) []sip.RegistrationRecord {
+	out := make([]sip.RegistrationRecord, len(regs))
+	for i, r := range regs {
+		out[i] = sip.RegistrationRecord(r)
+	}
+	return out
+}
+
+// registrar is the SIP edge's registrar in edge-proxy mode, nil otherwise.
+func registrar(cfg *configs.Config, db *store.DB) *sip.RegistrarOptions {
+	if !cfg.EdgeProxy() {
+		return nil
+	}
+	p := cfg.Proxy
+	return &sip.RegistrarOptions{
+		Store:       regStore{db},
+		Min:         time.Duration(p.MinRegister) * time.Second,
+		Max:         time.Duration(p.MaxRegister) * time.Second,
+		Default:     time.Duration(p.DefaultRegister) * time.Second,
+		MaxBindings: p.MaxBindings,
+	}
 }
