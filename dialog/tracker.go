@@ -1,7 +1,10 @@
-// Package dialog keeps the call dialogs of every extension, as published by
-// PBXes, SBCs and phones (RFC 3903 event state), and rolls them up into one
-// list per extension for presence. It does no I/O: callers feed it
-// publications and the clock, and it tells presence what changed.
+// Package dialog keeps the call dialogs of every extension and rolls them up
+// into one list per extension for presence. The dialogs come from two
+// sources: those published by PBXes, SBCs and phones (RFC 3903 event state),
+// and the calls the edge proxy sees pass through it, which Calls turns from
+// forwarded requests and responses into call legs. It does no I/O and knows
+// no SIP library: callers feed it publications, proxied messages and the
+// clock, and it tells presence what changed.
 package dialog
 
 import (
@@ -35,14 +38,18 @@ type Publication struct {
 }
 
 // Tracker is an event state compositor for the dialog package: it merges
-// every live publication of an extension, so the extension is busy if any of
-// its publishers says so.
+// every live publication of an extension, and the calls the proxy saw it
+// take part in, so the extension is busy if any of them says so.
 type Tracker struct {
+	// out is called with mu held, so that two changes of one extension
+	// reach presence in the order they were made (a roll-up computed
+	// first must not land last). The Hub never calls back into a Tracker.
 	out Sink
 
 	mu       sync.Mutex
 	pubs     map[string]*Publication // by ETag
 	byEntity map[string]map[string]*Publication
+	calls    map[string][]presence.Dialog // by entity, in order of arrival
 }
 
 // NewTracker returns a tracker that reports roll-ups to out.
@@ -51,6 +58,7 @@ func NewTracker(out Sink) *Tracker {
 		out:      out,
 		pubs:     make(map[string]*Publication),
 		byEntity: make(map[string]map[string]*Publication),
+		calls:    make(map[string][]presence.Dialog),
 	}
 }
 
@@ -67,8 +75,8 @@ func (t *Tracker) Publish(p Publication) {
 	t.mu.Lock()
 	t.putLocked(&p)
 	rolled := t.rollupLocked(p.Entity)
-	t.mu.Unlock()
 	t.out.SetDialogs(p.Entity, presence.SourceSIP, rolled)
+	t.mu.Unlock()
 }
 
 // Replace swaps the publication behind oldETag for p (a refresh or a modify,
@@ -86,8 +94,8 @@ func (t *Tracker) Replace(oldETag string, p Publication) error {
 	t.removeLocked(old)
 	t.putLocked(&p)
 	rolled := t.rollupLocked(p.Entity)
-	t.mu.Unlock()
 	t.out.SetDialogs(p.Entity, presence.SourceSIP, rolled)
+	t.mu.Unlock()
 	return nil
 }
 
@@ -112,8 +120,8 @@ func (t *Tracker) Remove(entity, etag string) error {
 	}
 	t.removeLocked(p)
 	rolled := t.rollupLocked(entity)
-	t.mu.Unlock()
 	t.out.SetDialogs(entity, presence.SourceSIP, rolled)
+	t.mu.Unlock()
 	return nil
 }
 
@@ -130,14 +138,10 @@ func (t *Tracker) Expire(now time.Time) []string {
 			t.removeLocked(p)
 		}
 	}
-	rolled := make(map[string][]presence.Dialog, len(touched))
 	for e := range touched {
-		rolled[e] = t.rollupLocked(e)
+		t.out.SetDialogs(e, presence.SourceSIP, t.rollupLocked(e))
 	}
 	t.mu.Unlock()
-	for e, ds := range rolled {
-		t.out.SetDialogs(e, presence.SourceSIP, ds)
-	}
 	slices.Sort(gone)
 	return gone
 }
@@ -147,6 +151,68 @@ func (t *Tracker) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.pubs)
+}
+
+// SetCall adds or updates (by d.ID) a call of entity seen by the proxy and
+// reports the extension's new roll-up. Setting a dialog that is already
+// there unchanged reports nothing; setting one Terminated ends it.
+func (t *Tracker) SetCall(entity string, d presence.Dialog) {
+	if d.State == presence.Terminated {
+		t.EndCall(entity, d.ID)
+		return
+	}
+	t.mu.Lock()
+	calls := t.calls[entity]
+	i := slices.IndexFunc(calls, func(c presence.Dialog) bool { return c.ID == d.ID })
+	switch {
+	case i < 0:
+		t.calls[entity] = append(calls, d)
+	case sameDialog(calls[i], d):
+		t.mu.Unlock()
+		return
+	default:
+		calls[i] = d
+	}
+	rolled := t.rollupLocked(entity)
+	t.out.SetDialogs(entity, presence.SourceSIP, rolled)
+	t.mu.Unlock()
+}
+
+// EndCall removes a call of entity and reports the extension's new roll-up;
+// ending a call that is not there reports nothing.
+func (t *Tracker) EndCall(entity, id string) {
+	t.mu.Lock()
+	calls := t.calls[entity]
+	i := slices.IndexFunc(calls, func(c presence.Dialog) bool { return c.ID == id })
+	if i < 0 {
+		t.mu.Unlock()
+		return
+	}
+	calls = slices.Delete(calls, i, i+1)
+	if len(calls) == 0 {
+		delete(t.calls, entity)
+	} else {
+		t.calls[entity] = calls
+	}
+	rolled := t.rollupLocked(entity)
+	t.out.SetDialogs(entity, presence.SourceSIP, rolled)
+	t.mu.Unlock()
+}
+
+// Calls returns a copy of the calls of entity seen by the proxy, in the
+// order they began.
+func (t *Tracker) Calls(entity string) []presence.Dialog {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.calls[entity])
+}
+
+func sameDialog(a, b presence.Dialog) bool {
+	if !a.Since.Equal(b.Since) {
+		return false
+	}
+	a.Since, b.Since = time.Time{}, time.Time{}
+	return a == b
 }
 
 func (t *Tracker) putLocked(p *Publication) {
@@ -169,9 +235,10 @@ func (t *Tracker) removeLocked(p *Publication) {
 	}
 }
 
-// rollupLocked merges the dialogs of every publication of an extension. When
-// two publishers report the same dialog, the one that expires last (the most
-// recently refreshed) wins.
+// rollupLocked merges the dialogs of every publication of an extension, then
+// appends the calls the proxy saw. When two publishers report the same
+// dialog, the one that expires last (the most recently refreshed) wins; a
+// call is never merged with a publication, but ids stay unique.
 func (t *Tracker) rollupLocked(entity string) []presence.Dialog {
 	pubs := make([]*Publication, 0, len(t.byEntity[entity]))
 	for _, p := range t.byEntity[entity] {
@@ -209,6 +276,13 @@ func (t *Tracker) rollupLocked(entity string) []presence.Dialog {
 			byKey[key] = len(out)
 			out = append(out, d)
 		}
+	}
+	for _, d := range t.calls[entity] {
+		for base, n := d.ID, 2; ids[d.ID]; n++ {
+			d.ID = base + "-" + strconv.Itoa(n)
+		}
+		ids[d.ID] = true
+		out = append(out, d)
 	}
 	return out
 }
