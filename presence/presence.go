@@ -188,13 +188,8 @@ type Snapshot struct {
 	renders sync.Map
 }
 
-// Lamp is the lamp this snapshot lights.
-func (s *Snapshot) Lamp() Lamp {
-	if s.Offline && len(s.Dialogs) == 0 {
-		return LampOffline
-	}
-	return LampOf(s.Dialogs)
-}
+// Lamp is the lamp this snapshot lights for someone who may see it all.
+func (s *Snapshot) Lamp() Lamp { return s.LampFor(AccessFull) }
 
 // Render returns the value memoised under key, building it once.
 func (s *Snapshot) Render(key any, build func() any) any {

@@ -162,22 +162,20 @@ func (n *notifier) start(ctx context.Context, tx *notifyTx) {
 	tx.next = tx.start.Add(tx.interval)
 	n.txs.put(tx)
 	n.srv.stats.notifySent.Add(1)
+	tx.mu.Lock()
+	tx.timer = time.AfterFunc(tx.wake(tx.start), func() { n.tick(tx) })
 	if udp, addr, ok := n.srv.fastPath(tx); ok && n.out == nil {
 		tx.udp, tx.addr = udp, addr
-		tx.mu.Lock()
 		err := n.write(tx)
-		tx.timer = time.AfterFunc(tx.wake(tx.start), func() { n.tick(tx) })
 		tx.mu.Unlock()
 		if err != nil {
 			n.fail(tx, err)
 		}
 		return
 	}
+	tx.mu.Unlock()
 	// sipgo resolves the name or finds (or dials) the connection; that can
 	// take a while, so it runs beside the notifier, not in it.
-	tx.mu.Lock()
-	tx.timer = time.AfterFunc(tx.wake(tx.start), func() { n.tick(tx) })
-	tx.mu.Unlock()
 	n.wg.Go(func() {
 		c, req, err := n.dial(ctx, tx)
 		tx.mu.Lock()

@@ -22,9 +22,8 @@ type renderKey struct {
 // render returns the body for one NOTIFY; only the dialog-info version
 // differs between subscriptions. What the watcher may see is decided by
 // the policy the snapshot was made under.
-func (s *Server) render(sub *subscription, snap *presence.Snapshot, version uint32) []byte {
-	key := renderKey{format: sub.format, dummy: sub.idle == "dummy", single: sub.single, domain: s.opt.Domain,
-		access: snap.Policy.Access(sub.watcher, sub.entity)}
+func (s *Server) render(sub *subscription, snap *presence.Snapshot, access presence.Access, version uint32) []byte {
+	key := renderKey{format: sub.format, dummy: sub.idle == "dummy", single: sub.single, domain: s.opt.Domain, access: access}
 	if sub.format == formatPIDF {
 		key.dummy, key.single = false, false
 		return snap.Render(key, func() any { return pidf.Encode(pidfOf(snap, key.access, key.domain)) }).([]byte)

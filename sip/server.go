@@ -422,17 +422,6 @@ func advertisable(ip net.IP) string {
 	return "127.0.0.1"
 }
 
-func (s *Server) advertiseHost() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, tp := range []string{"udp", "tcp", "tls", "ws", "wss"} {
-		if u, ok := s.contactOf[tp]; ok {
-			return u.Host
-		}
-	}
-	return "127.0.0.1"
-}
-
 // contact is our Contact URI for a transport, with the extension as user so
 // phones that match NOTIFY on it are satisfied.
 func (s *Server) contact(transport, user string) gosip.Uri {

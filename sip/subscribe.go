@@ -62,7 +62,7 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		return fail(404, "Unknown extension")
 	}
 	entity := acct.Number
-	if refused(s.opt.Hub.Current(entity), watcher, entity) {
+	if p := s.opt.Hub.Policy(); refused(p, p.Access(watcher, entity)) {
 		return fail(403, "Presence of "+entity+" is not shared with "+clip(watcher))
 	}
 	if !acceptable(req, f.contentType()) {

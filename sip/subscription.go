@@ -179,7 +179,8 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	if sub.final == "" && !sub.force && sub.sent && snap.Seq == sub.sentSeq {
 		return nil
 	}
-	if sub.final == "" && refused(snap, sub.watcher, sub.entity) {
+	access := snap.Policy.Access(sub.watcher, sub.entity)
+	if sub.final == "" && refused(snap.Policy, access) {
 		// The owner's rules no longer let this watcher see them, and the
 		// admin wants that said (RFC 6665 4.2.2: reason=rejected).
 		sub.final = "rejected"
@@ -195,7 +196,7 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	}
 	s := sub.srv
 	sub.cseq++
-	body := s.render(sub, snap, sub.version)
+	body := s.render(sub, snap, access, sub.version)
 	sub.version++
 	sub.force = false
 	sub.sent = true
@@ -212,11 +213,10 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	return tx
 }
 
-// refused reports whether the snapshot's policy turns watcher away with 403
+// refused reports whether p turns a watcher with this access away with 403
 // rather than a neutral lamp.
-func refused(snap *presence.Snapshot, watcher, entity string) bool {
-	p := snap.Policy
-	return p != nil && p.Options().Block == presence.BlockRefuse && p.Access(watcher, entity) == presence.AccessNone
+func refused(p *presence.Policy, access presence.Access) bool {
+	return p != nil && p.Options().Block == presence.BlockRefuse && access == presence.AccessNone
 }
 
 // complete records the outcome of a NOTIFY and decides what happens next

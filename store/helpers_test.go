@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -172,4 +173,22 @@ func count(t testing.TB, db *sql.DB, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// oneRefused reads n write results and checks that exactly one was refused
+// as invalid for naming what, and that the others succeeded: a bad write in
+// a group commit must fail alone.
+func oneRefused(t *testing.T, errs <-chan error, n int, what string) {
+	t.Helper()
+	refused := 0
+	for range n {
+		if err := <-errs; errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), what) {
+			refused++
+		} else if err != nil {
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d writes refused, want 1", refused)
+	}
 }

@@ -343,17 +343,7 @@ func TestRegistrationsInGroupCommit(t *testing.T) {
 	if err := <-primer; err != nil {
 		t.Fatal(err)
 	}
-	var refused int
-	for range 3 {
-		if err := <-errs; errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), `"404"`) {
-			refused++
-		} else if err != nil {
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if refused != 1 {
-		t.Errorf("%d writes refused, want 1", refused)
-	}
+	oneRefused(t, errs, 3, `"404"`)
 	s := <-swept
 	if s.err != nil {
 		t.Fatal(s.err)

@@ -281,17 +281,7 @@ func TestSettingsRefusedInGroupCommit(t *testing.T) {
 	if err := <-primer; err != nil {
 		t.Fatal(err)
 	}
-	var refused int
-	for range 3 {
-		if err := <-errs; errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), `"404"`) {
-			refused++
-		} else if err != nil {
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if refused != 1 {
-		t.Errorf("%d writes refused, want 1", refused)
-	}
+	oneRefused(t, errs, 3, `"404"`)
 	if sizes := g.batchSizes(); !slices.Equal(sizes, []int{1, 3}) {
 		t.Errorf("batch sizes %v, want [1 3]: the test did not exercise one shared batch", sizes)
 	}

@@ -404,6 +404,20 @@ func (g *gateway) stop(sig syscall.Signal) {
 // when the signal was sent.
 func (g *gateway) reconfigure(edit func(string) string) time.Time {
 	g.t.Helper()
+	g.editConfig(edit)
+	g.mu.Lock()
+	cmd := g.cmd
+	g.mu.Unlock()
+	at := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		g.t.Fatal(err)
+	}
+	return at
+}
+
+// editConfig rewrites the configuration file, without telling the gateway.
+func (g *gateway) editConfig(edit func(string) string) {
+	g.t.Helper()
 	data, err := os.ReadFile(g.cfgPath)
 	if err != nil {
 		g.t.Fatal(err)
@@ -415,14 +429,6 @@ func (g *gateway) reconfigure(edit func(string) string) time.Time {
 	if err := os.WriteFile(g.cfgPath, []byte(next), 0o600); err != nil {
 		g.t.Fatal(err)
 	}
-	g.mu.Lock()
-	cmd := g.cmd
-	g.mu.Unlock()
-	at := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		g.t.Fatal(err)
-	}
-	return at
 }
 
 // waitLog waits until the current gateway log contains text.

@@ -140,6 +140,16 @@ func TestE2ERefuse(t *testing.T) {
 	w := g.watch("udp", watch{Ext: "1001", Watcher: "1003", Expires: 600, UnsubAt: 1})
 	w.waitNotifies(1, notifyBound)
 	w.mustPass(15 * time.Second)
+
+	// Saving the file is enough: no SIGHUP.
+	g.editConfig(func(s string) string {
+		return strings.Replace(s, `departments = ["Sales"]`, `departments = ["Sales", "Support"]`, 1)
+	})
+	if line := g.waitLog("configuration reloaded", 10*time.Second); !strings.Contains(line, "file changed") {
+		t.Errorf("reload not from the file change: %s", line)
+	}
+	g.do("udp", request{Method: "SUBSCRIBE", Ext: "1001", From: "1004", Expect: 200,
+		Headers: []string{"Event: dialog", "Expires: 0", "Contact: <sip:1004@127.0.0.1>"}})
 }
 
 // TestE2EShareOffOverAPI is the README's example: 1001 turns sharing off
