@@ -439,3 +439,72 @@ func legID(callID, fromTag, role, branch string) string {
 	}
 	return "px" + hex.EncodeToString(h.Sum(nil)[:8])
 }
+
+// Answered is an answered call as the proxy keeps it across a restart.
+type Answered struct {
+	CallID, FromTag, ToTag string
+	Caller, Callee         string // local extensions, "" if external
+	From, To               presence.Party
+	Asserted               *presence.Party
+	CallerHeld, CalleeHeld bool
+	At                     time.Time // when it was answered
+}
+
+// Restore follows an answered call again after a restart, so the lamps of
+// both extensions show it until its BYE (or the reaper) ends it.
+func (c *Calls) Restore(a Answered) {
+	if a.CallID == "" || (a.Caller == "" && a.Callee == "") {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.find(a.CallID, a.FromTag) != nil {
+		return
+	}
+	k := &call{callID: a.CallID, fromTag: a.FromTag, toTag: a.ToTag, start: a.At, answeredAt: a.At, answered: true, from: a.From}
+	if a.Asserted != nil {
+		x := *a.Asserted
+		k.asserted = &x
+	}
+	if a.Caller != "" {
+		k.caller = c.newLeg(a.Caller, presence.Dialog{
+			ID: legID(a.CallID, a.FromTag, "caller", ""), CallID: a.CallID,
+			LocalTag: a.FromTag, RemoteTag: a.ToTag, Direction: presence.Initiator,
+			State: presence.Confirmed, Held: a.CallerHeld, Local: a.From, Remote: a.To, Since: a.At,
+		})
+	}
+	b := &branch{key: "restored"}
+	if a.Callee != "" {
+		remote := a.From
+		if a.Asserted != nil {
+			remote = *a.Asserted
+		}
+		b.callee = c.newLeg(a.Callee, presence.Dialog{
+			ID: legID(a.CallID, a.FromTag, "callee", "restored"), CallID: a.CallID,
+			LocalTag: a.ToTag, RemoteTag: a.FromTag, Direction: presence.Recipient,
+			State: presence.Confirmed, Held: a.CalleeHeld, Local: a.To, Remote: remote, Since: a.At,
+		})
+	}
+	k.branches = []*branch{b}
+	c.calls[a.CallID] = append(c.calls[a.CallID], k)
+	c.show(k.caller)
+	c.show(b.callee)
+}
+
+// Held reports whether each side of an answered call has put it on hold,
+// for the proxy to keep with the call.
+func (c *Calls) Held(callID, fromTag string) (caller, callee bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.find(callID, fromTag)
+	if k == nil {
+		return false, false
+	}
+	if k.caller != nil {
+		caller = k.caller.d.Held
+	}
+	if len(k.branches) > 0 && k.branches[0].callee != nil {
+		callee = k.branches[0].callee.d.Held
+	}
+	return caller, callee
+}

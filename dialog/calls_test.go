@@ -815,3 +815,25 @@ func TestCallsConcurrent(t *testing.T) {
 		t.Fatalf("1002 lamp = %v", l)
 	}
 }
+
+func TestCallsRestore(t *testing.T) {
+	r := newRig(t)
+	tr, c := r.tr, r.calls
+	at := time.Unix(1700000000, 0)
+	c.Restore(Answered{CallID: "r1", FromTag: "a", ToTag: "b", Caller: "1001", Callee: "1002",
+		From: presence.Party{URI: "sip:1001@x"}, To: presence.Party{URI: "sip:1002@x"}, CalleeHeld: true, At: at})
+	if c.Open() != 2 {
+		t.Fatalf("legs = %d, want 2", c.Open())
+	}
+	d := tr.Calls("1002")
+	if len(d) != 1 || d[0].State != presence.Confirmed || !d[0].Held || d[0].Direction != presence.Recipient {
+		t.Fatalf("callee after restore = %+v", d)
+	}
+	if _, held := c.Held("r1", "a"); !held {
+		t.Fatal("Held lost the callee's hold")
+	}
+	c.Handle(Event{Request: true, Method: "BYE", CallID: "r1", FromTag: "b", ToTag: "a"})
+	if c.Open() != 0 || len(tr.Calls("1001")) != 0 || len(tr.Calls("1002")) != 0 {
+		t.Fatalf("BYE after restore left %d legs", c.Open())
+	}
+}

@@ -2,6 +2,8 @@ package dialog
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -126,4 +128,49 @@ func direction(val string) (string, bool) {
 		return v, true
 	}
 	return "", false
+}
+
+// CheckSDP reports what makes sdp unreadable as a session description
+// (RFC 4566 section 5): it must begin with v=0, every line must be
+// "<letter>=<value>", and it needs an o= line, at least one m= line and
+// each m= line well formed. It is lenient about everything a phone may
+// legitimately vary (order of attributes, unknown lines, LF endings).
+func CheckSDP(sdp []byte) error {
+	n, media := 0, 0
+	origin := false
+	for line := range bytes.Lines(sdp) {
+		l := strings.TrimRight(string(line), "\r\n")
+		if l == "" {
+			continue
+		}
+		n++
+		if len(l) < 2 || l[1] != '=' || l[0] < 'a' || l[0] > 'z' {
+			return fmt.Errorf("line %d is not <type>=<value>", n)
+		}
+		switch l[0] {
+		case 'v':
+			if n != 1 || l != "v=0" {
+				return fmt.Errorf("line %d: want v=0 as the first line", n)
+			}
+		case 'o':
+			origin = true
+		case 'm':
+			if _, ok := mediaPort(l[2:]); !ok || len(strings.Fields(l[2:])) < 4 {
+				return fmt.Errorf("line %d: malformed m= line", n)
+			}
+			media++
+		}
+		if n == 1 && l[0] != 'v' {
+			return errors.New("the first line is not v=0")
+		}
+	}
+	switch {
+	case n == 0:
+		return errors.New("empty body")
+	case !origin:
+		return errors.New("no o= line")
+	case media == 0:
+		return errors.New("no m= line")
+	}
+	return nil
 }

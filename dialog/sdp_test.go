@@ -76,5 +76,27 @@ func FuzzHeld(f *testing.F) {
 		if held && !ok {
 			t.Fatalf("held without a readable SDP: %q", body)
 		}
+		if CheckSDP(body) == nil && !ok {
+			t.Fatalf("CheckSDP accepts what Held cannot read: %q", body)
+		}
 	})
+}
+
+func TestCheckSDP(t *testing.T) {
+	good := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=sendrecv\r\n"
+	if err := CheckSDP([]byte(good)); err != nil {
+		t.Fatalf("good SDP refused: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"empty":       "",
+		"no version":  "o=- 1 1 IN IP4 127.0.0.1\r\nm=audio 6000 RTP/AVP 0\r\n",
+		"not a line":  "v=0\r\nthis is not sdp\r\n",
+		"no media":    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n",
+		"bad m= line": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nm=audio port RTP/AVP 0\r\n",
+		"no origin":   "v=0\r\nm=audio 6000 RTP/AVP 0\r\n",
+	} {
+		if err := CheckSDP([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted %q", name, bad)
+		}
+	}
 }
