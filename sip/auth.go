@@ -142,26 +142,48 @@ func (a *authenticator) challenge(stale bool) *StatusError {
 	return fail(401, "Unauthorized", hdrs...)
 }
 
+// proxyChallenge is the same challenge as a 407 with Proxy-Authenticate.
+func (a *authenticator) proxyChallenge(stale bool, reason string) *StatusError {
+	c := a.challenge(stale)
+	c.Code, c.Reason = 407, reason
+	for i, h := range c.Headers {
+		c.Headers[i] = gosip.NewHeader("Proxy-Authenticate", h.Value())
+	}
+	return c
+}
+
 // verify returns the authenticated extension, or the answer to send.
 func (s *Server) authenticate(req *gosip.Request) (string, *StatusError) {
-	h := req.GetHeader("Authorization")
+	return s.verifyDigest(req, "Authorization", s.auth.challenge)
+}
+
+// authenticateProxy checks Proxy-Authorization, challenging with 407 (RFC
+// 3261 22.3): what a proxy asks of a caller it does not know.
+func (s *Server) authenticateProxy(req *gosip.Request) (string, *StatusError) {
+	return s.verifyDigest(req, "Proxy-Authorization", func(stale bool) *StatusError {
+		return s.auth.proxyChallenge(stale, "Proxy Authentication Required")
+	})
+}
+
+func (s *Server) verifyDigest(req *gosip.Request, name string, challenge func(stale bool) *StatusError) (string, *StatusError) {
+	h := req.GetHeader(name)
 	if h == nil {
-		return "", s.auth.challenge(false)
+		return "", challenge(false)
 	}
 	cred, err := digest.ParseCredentials(h.Value())
 	if err != nil {
-		return "", fail(400, "Malformed Authorization header")
+		return "", fail(400, "Malformed "+name+" header")
 	}
 	if cred.Realm != s.auth.realm {
-		return "", s.auth.challenge(false)
+		return "", challenge(false)
 	}
 	alg := strings.ToUpper(cred.Algorithm)
 	if !s.auth.offers(alg) && !(alg == "" && s.auth.offers("MD5")) {
-		return "", s.auth.challenge(false)
+		return "", challenge(false)
 	}
 	ours, fresh := s.auth.nonceState(cred.Nonce)
 	if !ours {
-		return "", s.auth.challenge(false)
+		return "", challenge(false)
 	}
 	acct, ok := s.opt.Directory.Account(cred.Username)
 	if !ok || acct.Password == "" {
@@ -190,11 +212,11 @@ func (s *Server) authenticate(req *gosip.Request) (string, *StatusError) {
 	}
 	if !fresh {
 		// Right password, old nonce: ask again without bothering the user.
-		return "", s.auth.challenge(true)
+		return "", challenge(true)
 	}
 	if cred.QOP != "" && !s.auth.fresh(cred.Nonce, cred.Cnonce, cred.Nc) {
 		// A replayed header: a new nonce lets a real phone answer at once.
-		return "", s.auth.challenge(true)
+		return "", challenge(true)
 	}
 	return cred.Username, nil
 }

@@ -88,6 +88,10 @@ func (s *Server) handle(name string, h handlerFunc) func(*gosip.Request, gosip.S
 			}
 		}()
 		if req.Method == gosip.ACK {
+			// An ACK gets no answer, whatever happens to it.
+			if s.px != nil && !s.stopped.Load() {
+				_ = h(req, rtx)
+			}
 			return
 		}
 		if s.stopped.Load() {
@@ -153,6 +157,9 @@ func sanitizeReason(r string) string {
 }
 
 func (s *Server) allowHeader() gosip.Header {
+	if s.px != nil {
+		return gosip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, INFO, REFER, MESSAGE, NOTIFY, SUBSCRIBE, PUBLISH, OPTIONS, REGISTER")
+	}
 	if s.reg != nil {
 		return gosip.NewHeader("Allow", "SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS, REGISTER")
 	}
@@ -160,6 +167,9 @@ func (s *Server) allowHeader() gosip.Header {
 }
 
 func (s *Server) onOptions(req *gosip.Request, tx gosip.ServerTransaction) error {
+	if s.px != nil && !s.px.forUs(req) {
+		return s.px.route(req, tx)
+	}
 	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(s.allowHeader())
 	res.AppendHeader(gosip.NewHeader("Allow-Events", allowEvents))

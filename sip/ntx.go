@@ -287,6 +287,7 @@ func (n *notifier) dial(ctx context.Context, tx *notifyTx) (gosip.Connection, *g
 func (n *notifier) onResponse(res *gosip.Response) {
 	cseq, via := res.CSeq(), res.Via()
 	if cseq == nil || via == nil || cseq.MethodName != gosip.NOTIFY {
+		n.srv.log.Debug("response matches no transaction", "status", res.StatusCode, "cseq", header(res, "CSeq", ""), "via", header(res, "Via", "v"))
 		return
 	}
 	branch, _ := via.Params.Get("branch")

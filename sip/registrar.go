@@ -360,3 +360,42 @@ func supports(req *gosip.Request, ext string) bool {
 	}
 	return false
 }
+
+// aorOf names the extension with a live binding registered from a source
+// address (the phone's flow), or "".
+func (r *registrar) aorOf(source string) string {
+	if r == nil || source == "" {
+		return ""
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for aor, bs := range r.aor {
+		for _, b := range bs {
+			if b.Source == source && b.Expires.After(now) {
+				return aor
+			}
+		}
+	}
+	return ""
+}
+
+// byContact finds the live binding whose contact is u (user, host and
+// port), so in-dialog requests to a phone use its flow.
+func (r *registrar) byContact(u gosip.Uri) (RegistrationRecord, bool) {
+	if r == nil {
+		return RegistrationRecord{}, false
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, bs := range r.aor {
+		for _, b := range bs {
+			c, ok := uriOf(b.Contact)
+			if ok && b.Expires.After(now) && c.User == u.User && strings.EqualFold(c.Host, u.Host) && c.Port == u.Port {
+				return b, true
+			}
+		}
+	}
+	return RegistrationRecord{}, false
+}

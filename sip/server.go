@@ -83,6 +83,8 @@ type Options struct {
 	Log       *slog.Logger
 	// Registrar turns on REGISTER (edge-proxy mode); nil answers 405.
 	Registrar *RegistrarOptions
+	// Proxy turns on call relaying (edge-proxy mode, with Registrar).
+	Proxy *ProxyOptions
 }
 
 // sipgo has one process-wide logger; the first server sets it.
@@ -115,6 +117,7 @@ type Server struct {
 
 	answered *answered  // recent 200s to SUBSCRIBE over UDP
 	reg      *registrar // nil unless edge-proxy mode
+	px       *proxy     // nil unless edge-proxy mode
 }
 
 type localAddr struct{ sentBy, contact string }
@@ -129,7 +132,7 @@ type counters struct {
 
 // Stats returns the server's counters and gauges by name.
 func (s *Server) Stats() map[string]int64 {
-	return map[string]int64{
+	m := map[string]int64{
 		"subscriptions":          int64(s.subs.len()),
 		"sip_panics":             s.panics.Load(),
 		"notify_sent":            s.stats.notifySent.Load(),
@@ -140,6 +143,12 @@ func (s *Server) Stats() map[string]int64 {
 		"notify_answer_us_total": s.stats.notifyWaitUS.Load(),
 		"notify_open":            int64(s.notifier.txs.len()),
 	}
+	if s.px != nil {
+		for k, v := range s.px.stats() {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // New builds a server; Run starts it.
@@ -222,6 +231,14 @@ func New(opt Options) (*Server, error) {
 		}
 		s.reg = newRegistrar(*opt.Registrar)
 	}
+	if opt.Proxy != nil {
+		if s.reg == nil {
+			return nil, errors.New("sip: Proxy needs Registrar")
+		}
+		if s.px, err = newProxy(s, *opt.Proxy); err != nil {
+			return nil, err
+		}
+	}
 	s.persist = newPersister(s)
 	s.notifier = newNotifier(s, opt.NotifyInflight)
 
@@ -229,6 +246,10 @@ func New(opt Options) (*Server, error) {
 	srv.OnPublish(s.handle("PUBLISH", s.onPublish))
 	srv.OnOptions(s.handle("OPTIONS", s.onOptions))
 	srv.OnRegister(s.handle("REGISTER", s.onRegister))
+	for _, m := range []gosip.RequestMethod{gosip.INVITE, gosip.ACK, gosip.BYE, gosip.CANCEL, gosip.UPDATE,
+		gosip.PRACK, gosip.INFO, gosip.REFER, gosip.MESSAGE, gosip.NOTIFY} {
+		srv.OnRequest(m, s.handle(m.String(), s.onProxy))
+	}
 	srv.OnNoRoute(s.handle("other", s.onOther))
 	return s, nil
 }
@@ -277,6 +298,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.auth = newAuthenticator(s.opt.Realm, secret, s.opt.Digest)
+	if s.px != nil {
+		s.px.ctx = ctx // before any request can arrive
+	}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, len(serve)+1)
@@ -298,6 +322,15 @@ func (s *Server) Run(ctx context.Context) error {
 		} else {
 			s.log.Info("restored registrations", "bindings", n)
 		}
+	}
+	if s.px != nil {
+		n, err := s.px.restore(ctx)
+		if err != nil {
+			s.log.Error("restore calls failed; their lamps stay dark until they end", "err", err)
+		} else if n > 0 {
+			s.log.Info("restored answered calls", "calls", n)
+		}
+		wg.Go(func() { s.px.run(ctx) })
 	}
 	close(s.ready)
 
