@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -480,10 +481,11 @@ func (g *gateway) cleanup() {
 
 type health struct {
 	code          int
-	Status        string  `json:"status"`
-	Subscriptions float64 `json:"subscriptions"`
-	Publications  float64 `json:"publications"`
-	SIPPanics     float64 `json:"sip_panics"`
+	Status        string         `json:"status"`
+	Subscriptions float64        `json:"subscriptions"`
+	Publications  float64        `json:"publications"`
+	SIPPanics     float64        `json:"sip_panics"`
+	Stats         map[string]any `json:"-"` // every figure, by name
 }
 
 func (g *gateway) health() (health, error) {
@@ -495,7 +497,14 @@ func (g *gateway) health() (health, error) {
 	}
 	defer res.Body.Close()
 	h.code = res.StatusCode
-	if err := json.NewDecoder(res.Body).Decode(&h); err != nil {
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return h, err
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return h, fmt.Errorf("decode /healthz: %w", err)
+	}
+	if err := json.Unmarshal(body, &h.Stats); err != nil {
 		return h, fmt.Errorf("decode /healthz: %w", err)
 	}
 	return h, nil

@@ -228,6 +228,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Tracker:        tracker,
 		Store:          sipStore{db0},
 		Registrar:      registrar(cfg, db0),
+		Proxy:          proxyOptions(cfg, db0, dialog.NewCalls(tracker, nil)),
 		Log:            log,
 	})
 	if err != nil {

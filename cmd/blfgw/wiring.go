@@ -10,6 +10,7 @@ import (
 
 	"github.com/blfgw/blfgw/api"
 	"github.com/blfgw/blfgw/configs"
+	"github.com/blfgw/blfgw/dialog"
 	"github.com/blfgw/blfgw/presence"
 	"github.com/blfgw/blfgw/sip"
 	"github.com/blfgw/blfgw/store"
@@ -292,5 +293,42 @@ func registrar(cfg *configs.Config, db *store.DB) *sip.RegistrarOptions {
 		Max:         time.Duration(p.MaxRegister) * time.Second,
 		Default:     time.Duration(p.DefaultRegister) * time.Second,
 		MaxBindings: p.MaxBindings,
+	}
+}
+
+// callStore adapts the store to the proxy's port for answered calls.
+type callStore struct{ db *store.DB }
+
+func (s callStore) PutCall(ctx context.Context, r sip.CallRecord) error {
+	return s.db.PutCall(ctx, store.Call(r))
+}
+
+func (s callStore) DeleteCall(ctx context.Context, callID, fromTag string) error {
+	return s.db.DeleteCall(ctx, callID, fromTag)
+}
+
+func (s callStore) Calls(ctx context.Context) ([]sip.CallRecord, error) {
+	cs, err := s.db.Calls(ctx)
+	out := make([]sip.CallRecord, len(cs))
+	for i, c := range cs {
+		out[i] = sip.CallRecord(c)
+	}
+	return out, err
+}
+
+// proxyOptions turn on call relaying in edge-proxy mode, nil otherwise.
+func proxyOptions(cfg *configs.Config, db *store.DB, calls *dialog.Calls) *sip.ProxyOptions {
+	if !cfg.EdgeProxy() {
+		return nil
+	}
+	p := cfg.Proxy
+	return &sip.ProxyOptions{
+		Upstream:          p.Upstream,
+		UnknownToUpstream: p.UnknownToUpstream,
+		MaxCall:           time.Duration(p.MaxCall) * time.Second,
+		Keepalive:         time.Duration(p.Keepalive) * time.Second,
+		PickupPrefix:      p.PickupPrefix,
+		Calls:             calls,
+		Store:             callStore{db},
 	}
 }
