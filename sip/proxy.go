@@ -215,7 +215,7 @@ func (p *proxy) authorize(req *gosip.Request) (string, *StatusError) {
 		}
 		return "", nil
 	}
-	if aor := p.s.reg.aorOf(src); aor != "" {
+	if aor := p.s.reg.aorOf(src, req.From().Address.User); aor != "" {
 		return aor, nil
 	}
 	if req.GetHeader("Proxy-Authorization") == nil {
@@ -280,7 +280,7 @@ func (p *proxy) hop(req *gosip.Request, routes []string) (target, bool) {
 		next = u
 	}
 	t := target{uri: *req.Recipient.Clone(), route: routes}
-	if b, ok := p.s.reg.byContact(next); ok {
+	if b, ok := p.s.reg.byContactURI(next); ok {
 		t.dest, t.transport = p.s.flowTo(b, next)
 		return t, true
 	}
@@ -698,7 +698,7 @@ func (p *proxy) inDialog(req *gosip.Request, tx gosip.ServerTransaction, routes 
 	callID, fromTag, toTag := req.CallID().Value(), tagOf(req.From()), tagOf(req.To())
 	src := req.Source()
 	known := p.known(callID, fromTag, toTag)
-	if !known && !p.s.trusted(src) && !p.fromUpstream(src) && p.s.reg.aorOf(src) == "" {
+	if !known && !p.s.trusted(src) && !p.fromUpstream(src) && p.s.reg.aorOf(src, "") == "" {
 		if req.Method == gosip.ACK {
 			return nil
 		}
@@ -759,7 +759,7 @@ func (p *proxy) forwardAck(req *gosip.Request, t target, routes []string) error 
 // senderOf names the local extension that sent an in-dialog request: the
 // registered phone it came from, else its From user if that is ours.
 func (p *proxy) senderOf(req *gosip.Request) string {
-	if aor := p.s.reg.aorOf(req.Source()); aor != "" {
+	if aor := p.s.reg.aorOf(req.Source(), req.From().Address.User); aor != "" {
 		return aor
 	}
 	if a, ok := p.s.opt.Directory.Account(req.From().Address.User); ok {

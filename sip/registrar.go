@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"maps"
 	"fmt"
 	"math"
 	"slices"
@@ -52,6 +53,10 @@ type registrar struct {
 	opt RegistrarOptions
 	mu  sync.Mutex
 	aor map[string]map[string]RegistrationRecord
+	// Indexes for the proxy: the AORs registered from a source address,
+	// and each binding by its contact (user, host, port).
+	bySource  map[string][]string
+	byContact map[string]RegistrationRecord
 }
 
 func newRegistrar(opt RegistrarOptions) *registrar {
@@ -67,7 +72,8 @@ func newRegistrar(opt RegistrarOptions) *registrar {
 	if opt.MaxBindings <= 0 {
 		opt.MaxBindings = 10
 	}
-	return &registrar{opt: opt, aor: map[string]map[string]RegistrationRecord{}}
+	return &registrar{opt: opt, aor: map[string]map[string]RegistrationRecord{},
+		bySource: map[string][]string{}, byContact: map[string]RegistrationRecord{}}
 }
 
 // Bindings returns an extension's live contacts, newest first.
@@ -106,10 +112,12 @@ func (r *registrar) restore(ctx context.Context) (int, error) {
 		if !b.Expires.After(now) {
 			continue
 		}
-		if r.aor[b.AOR] == nil {
-			r.aor[b.AOR] = map[string]RegistrationRecord{}
+		next := maps.Clone(r.aor[b.AOR])
+		if next == nil {
+			next = map[string]RegistrationRecord{}
 		}
-		r.aor[b.AOR][b.Binding] = b
+		next[b.Binding] = b
+		r.set(b.AOR, next)
 		n++
 	}
 	return n, nil
@@ -120,14 +128,15 @@ func (r *registrar) sweep(ctx context.Context, now time.Time) error {
 	r.mu.Lock()
 	expired := false
 	for aor, m := range r.aor {
+		next := maps.Clone(m)
 		for k, b := range m {
 			if !b.Expires.After(now) {
-				delete(m, k)
+				delete(next, k)
 				expired = true
 			}
 		}
-		if len(m) == 0 {
-			delete(r.aor, aor)
+		if len(next) != len(m) {
+			r.set(aor, next)
 		}
 	}
 	r.mu.Unlock()
@@ -273,11 +282,7 @@ func (s *Server) onRegister(req *gosip.Request, tx gosip.ServerTransaction) erro
 			return &StatusError{Code: 500, Reason: "Could not store the registration", Err: err}
 		}
 	}
-	if len(next) == 0 {
-		delete(r.aor, aor)
-	} else {
-		r.aor[aor] = next
-	}
+	r.set(aor, next)
 
 	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
 	keys := make([]string, 0, len(next))
@@ -361,41 +366,83 @@ func supports(req *gosip.Request, ext string) bool {
 	return false
 }
 
+// set replaces an AOR's bindings and keeps the indexes in step; r.mu held.
+func (r *registrar) set(aor string, next map[string]RegistrationRecord) {
+	for _, b := range r.aor[aor] {
+		if l := slices.DeleteFunc(r.bySource[b.Source], func(a string) bool { return a == aor }); len(l) == 0 {
+			delete(r.bySource, b.Source)
+		} else {
+			r.bySource[b.Source] = l
+		}
+		if c, ok := uriOf(b.Contact); ok {
+			if old, ok := r.byContact[contactKey(c)]; ok && old.AOR == aor {
+				delete(r.byContact, contactKey(c))
+			}
+		}
+	}
+	if len(next) == 0 {
+		delete(r.aor, aor)
+		return
+	}
+	r.aor[aor] = next
+	for _, b := range next {
+		if !slices.Contains(r.bySource[b.Source], aor) {
+			r.bySource[b.Source] = append(r.bySource[b.Source], aor)
+		}
+		if c, ok := uriOf(b.Contact); ok {
+			r.byContact[contactKey(c)] = b
+		}
+	}
+}
+
+func contactKey(u gosip.Uri) string {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return u.User + "@" + strings.ToLower(strings.Trim(u.Host, "[]")) + ":" + strconv.Itoa(port)
+}
+
 // aorOf names the extension with a live binding registered from a source
-// address (the phone's flow), or "".
-func (r *registrar) aorOf(source string) string {
+// address (the phone's flow), or "". A phone with several lines registers
+// them all from one address: the From user picks among them.
+func (r *registrar) aorOf(source, fromUser string) string {
 	if r == nil || source == "" {
 		return ""
 	}
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for aor, bs := range r.aor {
-		for _, b := range bs {
-			if b.Source == source && b.Expires.After(now) {
-				return aor
-			}
+	found := ""
+	for _, aor := range r.bySource[source] {
+		live := false
+		for _, b := range r.aor[aor] {
+			live = live || (b.Source == source && b.Expires.After(now))
+		}
+		if !live {
+			continue
+		}
+		if aor == fromUser {
+			return aor
+		}
+		if found == "" {
+			found = aor
 		}
 	}
-	return ""
+	return found
 }
 
-// byContact finds the live binding whose contact is u (user, host and
+// byContactURI finds the live binding whose contact is u (user, host and
 // port), so in-dialog requests to a phone use its flow.
-func (r *registrar) byContact(u gosip.Uri) (RegistrationRecord, bool) {
+func (r *registrar) byContactURI(u gosip.Uri) (RegistrationRecord, bool) {
 	if r == nil {
 		return RegistrationRecord{}, false
 	}
-	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, bs := range r.aor {
-		for _, b := range bs {
-			c, ok := uriOf(b.Contact)
-			if ok && b.Expires.After(now) && c.User == u.User && strings.EqualFold(c.Host, u.Host) && c.Port == u.Port {
-				return b, true
-			}
-		}
+	b, ok := r.byContact[contactKey(u)]
+	if !ok || !b.Expires.After(time.Now()) {
+		return RegistrationRecord{}, false
 	}
-	return RegistrationRecord{}, false
+	return b, true
 }

@@ -233,3 +233,43 @@ func TestRegisterOff(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistrarIndexes: the proxy finds a phone by the address it
+// registered from (a two-line phone: the From user picks the line) and a
+// binding by its contact; both forget what expired or was removed.
+func TestRegistrarIndexes(t *testing.T) {
+	r := newRegistrar(RegistrarOptions{Store: newMemRegs()})
+	now := time.Now()
+	rec := func(aor, contact, src string, ttl time.Duration) RegistrationRecord {
+		return RegistrationRecord{AOR: aor, Binding: contact, Contact: "<" + contact + ">", Source: src, Transport: "UDP", Expires: now.Add(ttl)}
+	}
+	r.mu.Lock()
+	r.set("1001", map[string]RegistrationRecord{"a": rec("1001", "sip:1001@10.0.0.5:5060", "10.0.0.5:5060", time.Hour)})
+	r.set("1002", map[string]RegistrationRecord{"a": rec("1002", "sip:1002@10.0.0.5", "10.0.0.5:5060", time.Hour)})
+	r.set("1003", map[string]RegistrationRecord{"a": rec("1003", "sip:1003@10.0.0.6:5062", "10.0.0.6:5062", -time.Second)})
+	r.mu.Unlock()
+
+	if got := r.aorOf("10.0.0.5:5060", "1002"); got != "1002" {
+		t.Errorf("aorOf(two-line phone, From 1002) = %q", got)
+	}
+	if got := r.aorOf("10.0.0.5:5060", "9999"); got != "1001" && got != "1002" {
+		t.Errorf("aorOf(two-line phone, stranger) = %q", got)
+	}
+	if got := r.aorOf("10.0.0.6:5062", ""); got != "" {
+		t.Errorf("an expired binding still names %q", got)
+	}
+	var u gosip.Uri
+	_ = gosip.ParseUri("sip:1002@10.0.0.5:5060", &u)
+	if b, ok := r.byContactURI(u); !ok || b.AOR != "1002" {
+		t.Errorf("byContactURI(default port written out) = %+v, %v", b, ok)
+	}
+	r.mu.Lock()
+	r.set("1002", nil)
+	r.mu.Unlock()
+	if _, ok := r.byContactURI(u); ok {
+		t.Error("a removed binding is still found by contact")
+	}
+	if got := r.aorOf("10.0.0.5:5060", "1002"); got != "1001" {
+		t.Errorf("after removing 1002: aorOf = %q, want 1001", got)
+	}
+}
