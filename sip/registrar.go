@@ -2,8 +2,8 @@ package sip
 
 import (
 	"context"
-	"maps"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
