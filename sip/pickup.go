@@ -65,6 +65,9 @@ func (p *proxy) pickup(req *gosip.Request, tx gosip.ServerTransaction, picker st
 		if !answered {
 			_, answered = p.dialogs[callKey(r.callID, r.toTag)]
 		}
+		if answered {
+			iv = nil // its INVITE lingers in ringing until its transactions end
+		}
 		p.mu.Unlock()
 		if iv == nil {
 			if answered && r.earlyOnly {
@@ -121,12 +124,17 @@ func (p *proxy) pickup(req *gosip.Request, tx gosip.ServerTransaction, picker st
 	return true, p.relay(req, tx, relay{targets: []target{t}, caller: picker, hash: loopHash(req), recordRoute: true, pickup: &pickup{iv: iv}})
 }
 
-// ringingAt is the oldest unanswered call ringing at an extension.
+// ringingAt is the oldest unanswered call ringing at an extension. An
+// answered call's INVITE stays in ringing until its client transactions
+// end (Timer M, 32 s over UDP), so the answered ones are skipped.
 func (p *proxy) ringingAt(ext string) *invite {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var best *invite
-	for _, iv := range p.ringing {
+	for k, iv := range p.ringing {
+		if _, up := p.dialogs[k]; up {
+			continue
+		}
 		iv.mu.Lock()
 		ringing := iv.toTag != ""
 		iv.mu.Unlock()
