@@ -355,14 +355,20 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 		p.mu.Lock()
 		p.ringing[callKey(callID, fromTag)] = iv
 		p.mu.Unlock()
-		defer func() {
-			p.mu.Lock()
-			if p.ringing[callKey(callID, fromTag)] == iv {
-				delete(p.ringing, callKey(callID, fromTag))
-			}
-			p.mu.Unlock()
-		}()
 	}
+	// A call stops ringing when the caller has its final answer, though its
+	// transactions live on (Timer M, D): pickups must not find it.
+	unring := func() {
+		if iv == nil {
+			return
+		}
+		p.mu.Lock()
+		if p.ringing[callKey(callID, fromTag)] == iv {
+			delete(p.ringing, callKey(callID, fromTag))
+		}
+		p.mu.Unlock()
+	}
+	defer unring()
 	cancelled := make(chan struct{})
 	if isInvite {
 		var once sync.Once
@@ -480,6 +486,7 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 			return
 		}
 		finished = true
+		unring()
 		var res *gosip.Response
 		switch {
 		case best != nil:
@@ -575,6 +582,7 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 						r.pickup.iv.cancelAll() // the picker has the call now
 					}
 				}
+				unring() // after answered(): an early ACK finds the call
 			default:
 				if f.final != 0 {
 					continue
@@ -593,6 +601,7 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 			cancelled = nil
 			cancelAll()
 			finished = true // sipgo answered 487 for us
+			unring()
 			if initialInvite {
 				p.calls().Handle(dialog.Event{Request: true, Method: "CANCEL", CallID: callID, FromTag: fromTag})
 			}
