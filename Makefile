@@ -7,9 +7,10 @@ LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/blfgw
 CONFIG   ?= configs/example.toml
 FUZZTIME ?= 5s
+BENCHFLAGS ?=
 PKGS     := ./...
 
-.PHONY: all build run watch publish test check deps unit fuzz-short fuzz bench clean
+.PHONY: all build run watch publish test check deps unit fuzz-short fuzz bench bench-calls clean
 
 all: build
 
@@ -74,10 +75,18 @@ test: check unit fuzz-short
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
 
-# Benchmarks print figures; nothing here asserts a timing.
+# Benchmarks print figures; nothing here asserts a timing. blfgw-bench runs
+# every phase, the edge proxy's calls last (about 2 minutes of it).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./presence ./sip/... ./store
-	$(GO) run ./cmd/blfgw-bench -bin $(BIN)
+	$(GO) run ./cmd/blfgw-bench -bin $(BIN) $(BENCHFLAGS)
+
+# The calls phase alone: SIPp calls through the edge proxy at rising rates
+# while 1,000 watchers follow the called extensions' lamps.
+# BENCHFLAGS=-profile keeps a gateway CPU and heap profile of every step
+# (BENCHFLAGS=-quick: a smoke run, for both targets).
+bench-calls: build deps
+	$(GO) run ./cmd/blfgw-bench -bin $(BIN) -phase calls $(BENCHFLAGS)
 
 clean:
 	rm -rf bin var/*.db var/*.db-wal var/*.db-shm

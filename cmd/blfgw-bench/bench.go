@@ -26,6 +26,15 @@ type sizes struct {
 	ntfRate    int           // SUBSCRIBE/s while setting them up
 	ntfTargets []int         // offered NOTIFY/s steps
 	ntfStep    time.Duration // length of one step
+
+	callRates   []int         // offered calls/s steps
+	callStep    time.Duration // length of one step (calls placed)
+	callExts    int           // callers, callees (and the callees' delegates)
+	callWatch   int           // watchers per callee, the first its delegate
+	callProcs   int           // SIPp watcher processes
+	callSubRate int           // SUBSCRIBE/s while setting the watchers up
+	callRing    time.Duration // callee rings this long before it answers
+	callTalk    time.Duration // caller hangs up this long after the answer
 }
 
 func sizesFor(quick bool) sizes {
@@ -36,6 +45,8 @@ func sizesFor(quick bool) sizes {
 			memSubs: 5000, memExts: 200, memRate: 2000, memSettle: false,
 			ntfWatch: 2000, ntfExts: 100, ntfProcs: 2, ntfRate: 2000,
 			ntfTargets: []int{1000, 2000}, ntfStep: 4 * time.Second,
+			callRates: []int{50, 100}, callStep: 3 * time.Second, callExts: 50, callWatch: 5, callProcs: 1,
+			callSubRate: 1000, callRing: 50 * time.Millisecond, callTalk: time.Second,
 		}
 	}
 	return sizes{
@@ -44,6 +55,8 @@ func sizesFor(quick bool) sizes {
 		memSubs: 100000, memExts: 1000, memRate: 3000, memSettle: true, memWait: 150 * time.Second,
 		ntfWatch: 20000, ntfExts: 1000, ntfProcs: 4, ntfRate: 4000,
 		ntfTargets: []int{5000, 10000, 20000, 30000, 40000}, ntfStep: 10 * time.Second,
+		callRates: []int{50, 100, 200, 300, 400, 500, 600, 800}, callStep: 10 * time.Second, callExts: 200, callWatch: 5, callProcs: 2,
+		callSubRate: 1000, callRing: 50 * time.Millisecond, callTalk: time.Second,
 	}
 }
 
@@ -59,6 +72,7 @@ type bench struct {
 	fan   []fanResult
 	mem   *memResult
 	ntf   *notifyResult
+	calls *callsResult
 	notes []string
 }
 

@@ -3,7 +3,7 @@
 // It starts the real gateway binary (-bin) on free loopback ports with a
 // generated config, drives it with SIPp over UDP on 127.0.0.1 using the
 // scenarios in testdata/bench, and prints the four figures of issue 2
-// ("Performance to design for"):
+// ("Performance to design for") and the calls figure of the edge proxy:
 //
 //  1. new SUBSCRIBE/s without failures (SUBSCRIBE -> 200 -> NOTIFY -> 200,
 //     stepped rates, several SIPp processes);
@@ -14,7 +14,11 @@
 //     subscriptions, right after the burst and after Timer J has expired);
 //  4. sustained NOTIFY/s without loss (PUBLISH state changes at increasing
 //     rates; notify_failed must stay 0 and every watcher must see the final
-//     idle state).
+//     idle state);
+//  5. calls/s through the edge proxy without a failed call, and the delay
+//     from the 200 OK passing the proxy to the busy NOTIFY reaching the
+//     1,000 watchers of the called extensions (p50/p99; SIPp callers at
+//     rising rates, one SIPp callee registered for every called extension).
 //
 // Every load is bounded in count and time, every process it starts is
 // stopped at the end, also on Ctrl-C or error. Figures are reported, never
@@ -23,7 +27,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/blfgw-bench -bin bin/blfgw [-phase all|subscribe|fanout|memory|notify] [-quick]
+//	go run ./cmd/blfgw-bench -bin bin/blfgw [-phase all|subscribe|fanout|memory|notify|calls] [-quick] [-profile]
 package main
 
 import (
@@ -45,6 +49,7 @@ type options struct {
 	phase   string
 	quick   bool
 	keep    bool
+	profile bool
 	scenDir string
 	workDir string
 	settle  time.Duration
@@ -53,12 +58,16 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/blfgw", "gateway binary to benchmark")
-	flag.StringVar(&o.phase, "phase", "all", "phase to run: all, subscribe, fanout, memory or notify")
+	flag.StringVar(&o.phase, "phase", "all", "phase to run: all, subscribe, fanout, memory, notify or calls")
 	flag.BoolVar(&o.quick, "quick", false, "small counts: a smoke run of about a minute")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, SIPp logs) for inspection")
+	flag.BoolVar(&o.profile, "profile", false, "save a gateway CPU profile of every calls step in the work directory (implies -keep)")
 	flag.StringVar(&o.scenDir, "scenarios", "", "directory of the SIPp scenarios (default: testdata/bench of the module)")
 	flag.Parse()
 
+	if o.profile {
+		o.keep = true
+	}
 	code := run(o)
 	os.Exit(code)
 }
@@ -86,6 +95,7 @@ func run(o options) int {
 		{"fanout", b.phaseFanout},
 		{"memory", b.phaseMemory},
 		{"notify", b.phaseNotify},
+		{"calls", b.phaseCalls},
 	}
 	var broke error
 	for _, p := range phases {
@@ -125,9 +135,9 @@ func run(o options) int {
 // prepare checks the tools and files the run needs.
 func prepare(o *options) error {
 	switch o.phase {
-	case "all", "subscribe", "fanout", "memory", "notify":
+	case "all", "subscribe", "fanout", "memory", "notify", "calls":
 	default:
-		return fmt.Errorf("unknown -phase %q (all, subscribe, fanout, memory, notify)", o.phase)
+		return fmt.Errorf("unknown -phase %q (all, subscribe, fanout, memory, notify, calls)", o.phase)
 	}
 	if runtime.GOOS != "linux" {
 		return errors.New("needs Linux (/proc is read for RSS and CPU time)")
@@ -149,7 +159,7 @@ func prepare(o *options) error {
 			return err
 		}
 	}
-	for _, f := range []string{"watcher.xml", "publisher.xml"} {
+	for _, f := range []string{"watcher.xml", "publisher.xml", "caller.xml", "callee.xml", "lamp_watcher.xml"} {
 		if _, err := os.Stat(filepath.Join(o.scenDir, f)); err != nil {
 			return fmt.Errorf("scenario %s: %w", f, err)
 		}

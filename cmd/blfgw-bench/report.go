@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// summary prints the four figures as a table next to the targets.
+// summary prints the figures as a table next to the targets.
 func (b *bench) summary() {
 	fmt.Printf("\n== summary (%s, %s) ==\n", map[bool]string{true: "quick run", false: "full run"}[b.opt.quick], time.Since(b.start).Round(time.Second))
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
@@ -71,6 +71,21 @@ func (b *bench) summary() {
 			n += fmt.Sprintf("; offered %d/s lost", r.steps[k-1].target)
 		}
 		fmt.Fprintf(tw, "sustained NOTIFY/s without loss\t%s\t>= 20000/s\t~7800/s\t%s\n", v, n)
+	}
+	if r := b.calls; r != nil {
+		v, n := "n/a", r.setup
+		if st := r.best; st != nil {
+			v = fmt.Sprintf("%.0f/s, p99 %s", st.rate, msf(pct(st.delays, 0.99)))
+			n = fmt.Sprintf("offered %d/s; 200 OK -> busy NOTIFY p50 %s; %d watchers of %d callees; gateway %.0f us CPU/call",
+				st.target, msf(pct(st.delays, 0.5)), r.watchers, r.callees, float64(st.gwCPU.Microseconds())/float64(max(st.caller.ok, 1)))
+		}
+		if k := len(r.steps); k > 0 && !r.steps[k-1].pass {
+			n += fmt.Sprintf("; offered %d/s failed", r.steps[k-1].target)
+		}
+		if m := r.bestWithin(200 * time.Millisecond); m != nil && m != r.best {
+			n += fmt.Sprintf("; p99 < 200 ms up to %.0f/s", m.rate)
+		}
+		fmt.Fprintf(tw, "calls/s through the proxy without failures\t%s\t>= 200/s, p99 < 200 ms\t-\t%s\n", v, n)
 	}
 	tw.Flush()
 	if len(b.notes) > 0 {
