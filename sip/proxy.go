@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -46,6 +47,7 @@ type proxy struct {
 	ringing map[string]*invite  // unanswered initial INVITEs, by Call-ID and From tag
 	dialogs map[string]*pdialog // answered calls, by Call-ID and From tag
 
+	strays   sync.Map     // Via branch -> chan *gosip.Response, for answers sipgo could not match
 	relaying atomic.Int64 // requests being relayed
 	clientTx atomic.Int64 // client transactions open
 	bg       sync.WaitGroup
@@ -313,6 +315,7 @@ type fork struct {
 	sent    bool   // the CANCEL went out
 	final   int
 	started time.Time
+	late    chan *gosip.Response // a final answer that lost the race with its connection's close
 }
 
 type forkEvent struct {
@@ -403,8 +406,10 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 				out.Laddr = la
 			}
 		}
-		f := &fork{t: t, req: out, started: time.Now()}
+		f := &fork{t: t, req: out, started: time.Now(), late: make(chan *gosip.Response, 1)}
 		f.key, _ = via.Params.Get("branch")
+		p.strays.Store(f.key, f.late)
+		defer p.strays.Delete(f.key)
 		dctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 		ctx, err := p.client.TransactionRequest(dctx, out, keep)
 		cancel()
@@ -515,7 +520,10 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 			f := e.f
 			if e.res == nil {
 				live--
-				if f.final == 0 {
+				if f.final != 0 {
+					continue
+				}
+				if e.res = p.late(f); e.res == nil {
 					// Timer B or F, or a transport error: as good as a 408.
 					f.final = 408
 					finals++
@@ -526,8 +534,8 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 						p.report(req, nil, f, r, 408)
 					}
 					finish()
+					continue
 				}
-				continue
 			}
 			res := e.res
 			code := res.StatusCode
@@ -627,6 +635,45 @@ func upstream(req *gosip.Request, res *gosip.Response) *gosip.Response {
 	popVia(fwd)
 	fwd.SetDestination(req.Source())
 	return fwd
+}
+
+// stray takes a response that matched none of sipgo's transactions: if it
+// answers one of our branches whose transaction a closing connection
+// already failed, the branch still gets it. sipgo handles a response and
+// the close of its connection in separate goroutines, so a phone that
+// answers a BYE and hangs up its TCP connection at once often loses its
+// 200 to that race.
+func (p *proxy) stray(res *gosip.Response) bool {
+	via := res.Via()
+	if via == nil {
+		return false
+	}
+	branch, _ := via.Params.Get("branch")
+	if !strings.HasPrefix(branch, branchMark) {
+		return false
+	}
+	if ch, ok := p.strays.Load(branch); ok && res.StatusCode >= 200 {
+		select {
+		case ch.(chan *gosip.Response) <- res:
+		default:
+		}
+	}
+	return true
+}
+
+// late returns the final answer of a branch whose transaction ended
+// without one because its connection closed, if it turns up at once.
+func (p *proxy) late(f *fork) *gosip.Response {
+	if f.tx == nil || !errors.Is(f.tx.Err(), gosip.ErrTransactionTransport) {
+		return nil
+	}
+	select {
+	case res := <-f.late:
+		p.s.log.Debug("relay: answer arrived after its connection closed", "status", res.StatusCode, "branch", f.key)
+		return res
+	case <-time.After(200 * time.Millisecond):
+		return nil
+	}
 }
 
 // better reports whether final code a beats b as the answer to send when

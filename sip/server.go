@@ -185,7 +185,12 @@ func New(opt Options) (*Server, error) {
 	// (ntx.go); they reach the notifier through the unhandled-response
 	// handler. Nothing arrives before Run listens, when s is set.
 	var s *Server
-	onResponse := func(res *gosip.Response) { s.notifier.onResponse(res) }
+	onResponse := func(res *gosip.Response) {
+		if s.px != nil && s.px.stray(res) {
+			return
+		}
+		s.notifier.onResponse(res)
+	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("blfgw"),
 		sipgo.WithUserAgentHostname(opt.Domain),
