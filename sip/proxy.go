@@ -540,6 +540,11 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 			res := e.res
 			code := res.StatusCode
 			if initialInvite && !e.retrans {
+				if code >= 200 && code < 300 && !answered {
+					// Kept (and stored) before any lamp shows it busy, so
+					// a restart right after the lamp lit still finds it.
+					p.answered(req, res, f, r)
+				}
 				p.report(req, res, f, r, code)
 			}
 			switch {
@@ -582,9 +587,6 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 							o.cancel = true
 							p.sendCancel(o)
 						}
-					}
-					if initialInvite {
-						p.answered(req, res, f, r)
 					}
 					if r.pickup != nil {
 						r.pickup.iv.cancelAll() // the picker has the call now

@@ -173,6 +173,10 @@ func (p *proxy) unsave(d *pdialog) {
 }
 
 func (p *proxy) queue(op callOp) {
+	if p.ctx.Err() != nil {
+		p.apply(p.ctx, op) // shutting down: the writer may have drained already
+		return
+	}
 	select {
 	case p.saves <- op:
 	default:
