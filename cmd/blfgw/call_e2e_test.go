@@ -44,7 +44,8 @@ func (g *gateway) dial(tp, ext, number string, sets map[string]string, scenario 
 	}
 	return g.startSipp(fmt.Sprintf("call%d-%s-%s-%s", nextSeq(), ext, number, tp), sippOpts{
 		scenario: orDefault(scenario, "uac.xml"), transport: tp, service: number,
-		keys: map[string]string{"caller": ext, "caller_name": "Caller " + ext}, sets: s,
+		// The & makes the ringing NOTIFY prove the display name is escaped.
+		keys: map[string]string{"caller": ext, "caller_name": "Caller " + ext + " & Co"}, sets: s,
 	})
 }
 
@@ -117,6 +118,23 @@ func TestE2ECallBasic(t *testing.T) {
 			caller := g.dial(tp, "1001", "1003", nil, "")
 			mustPassAll(t, 30*time.Second, caller, callee.sippRun)
 			waitLamps(t, w, []string{"idle", "ringing", "busy", "idle"}, 10*time.Second)
+			// The watcher (1002) is 1003's delegate: the ringing NOTIFY
+			// names the caller, display name escaped in the XML.
+			named := false
+			for _, n := range w.subscription().Notifies {
+				d, err := parseDialogInfo(n.Body)
+				if err != nil || len(d.Dialogs) == 0 || d.Dialogs[0].State != "early" {
+					continue
+				}
+				r := d.Dialogs[0].Remote
+				if r == nil || r.Identity.Display != "Caller 1001 & Co" || !strings.HasPrefix(strings.TrimSpace(r.Identity.URI), "sip:1001@") {
+					t.Errorf("ringing NOTIFY names the caller as %+v\n%s", r, n.Body)
+				}
+				named = true
+			}
+			if !named {
+				t.Errorf("no ringing NOTIFY among %d", len(w.subscription().Notifies))
+			}
 			g.waitQuiet(40 * time.Second)
 		})
 	}
