@@ -217,7 +217,7 @@ func (p *proxy) authorize(req *gosip.Request) (string, *StatusError) {
 		}
 		return "", nil
 	}
-	if aor := p.s.reg.aorOf(src, req.From().Address.User); aor != "" {
+	if aor := p.s.reg.aorOf(src, fromUser); aor != "" {
 		return aor, nil
 	}
 	if req.GetHeader("Proxy-Authorization") == nil {
@@ -286,10 +286,8 @@ func (p *proxy) hop(req *gosip.Request, routes []string) (target, bool) {
 		t.dest, t.transport = p.s.flowTo(b, next)
 		return t, true
 	}
+	// No transport parameter: the way the request came in.
 	t.transport = uriTransport(next, transportName(req.Transport()))
-	if len(routes) == 0 && next.UriParams != nil && !next.UriParams.Has("transport") {
-		t.transport = "UDP"
-	}
 	t.dest = hostPort(strings.Trim(next.Host, "[]"), next.Port, t.transport)
 	return t, true
 }
@@ -306,16 +304,16 @@ type relay struct {
 
 // fork is one branch of a relayed request.
 type fork struct {
-	t       target
-	req     *gosip.Request // as sent
-	tx      gosip.ClientTransaction
-	key     string // its Via branch; names the branch in dialog.Calls
-	heard   bool   // a provisional arrived, so a CANCEL may be sent (RFC 3261 9.1)
-	cancel  bool   // to be cancelled as soon as it may be
-	sent    bool   // the CANCEL went out
-	final   int
-	started time.Time
-	late    chan *gosip.Response // a final answer that lost the race with its connection's close
+	t      target
+	req    *gosip.Request // as sent
+	tx     gosip.ClientTransaction
+	key    string // its Via branch; names the branch in dialog.Calls
+	heard  bool   // a provisional arrived, so a CANCEL may be sent (RFC 3261 9.1)
+	cancel bool   // to be cancelled as soon as it may be
+	sent   bool   // the CANCEL went out
+	final  int
+	failed *gosip.Response      // our own answer for a branch that could not be sent
+	late   chan *gosip.Response // a final answer that lost the race with its connection's close
 }
 
 type forkEvent struct {
@@ -329,7 +327,6 @@ type invite struct {
 	req     *gosip.Request
 	caller  string
 	mu      sync.Mutex
-	forks   []*fork
 	stop    chan struct{} // closed to cancel every branch (a pickup took the call)
 	started time.Time
 	once    sync.Once
@@ -406,33 +403,31 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 				out.Laddr = la
 			}
 		}
-		f := &fork{t: t, req: out, started: time.Now(), late: make(chan *gosip.Response, 1)}
+		f := &fork{t: t, req: out, late: make(chan *gosip.Response, 1)}
 		f.key, _ = via.Params.Get("branch")
 		p.strays.Store(f.key, f.late)
 		defer p.strays.Delete(f.key)
 		dctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-		ctx, err := p.client.TransactionRequest(dctx, out, keep)
+		cl, err := p.client.TransactionRequest(dctx, out, keep)
 		cancel()
 		if err != nil {
 			p.s.log.Debug("relay: send failed", "dest", t.dest, "err", err)
 			f.final = 503
+			f.failed = gosip.NewResponseFromRequest(req, 503, "Service Unavailable: the destination could not be reached", nil)
 			forks = append(forks, f)
 			if initialInvite {
 				p.report(req, nil, f, r, 503)
 			}
 			continue
 		}
-		f.tx = ctx
+		f.tx = cl
 		p.clientTx.Add(1)
 		forks = append(forks, f)
 		if initialInvite {
-			iv.mu.Lock()
-			iv.forks = append(iv.forks, f)
-			iv.mu.Unlock()
 			p.report(req, nil, f, r, 0)
 		}
 		if isInvite {
-			ctx.OnRetransmission(func(res *gosip.Response) {
+			cl.OnRetransmission(func(res *gosip.Response) {
 				if res.IsSuccess() {
 					events <- forkEvent{f: f, res: res, retrans: true}
 				}
@@ -444,9 +439,9 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 			defer p.clientTx.Add(-1)
 			for {
 				select {
-				case res := <-ctx.Responses():
+				case res := <-cl.Responses():
 					events <- forkEvent{f: f, res: res}
-				case <-ctx.Done():
+				case <-cl.Done():
 					events <- forkEvent{f: f}
 					return
 				}
@@ -455,8 +450,7 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 	}
 
 	var (
-		best      *gosip.Response
-		bestCode  int
+		best      *gosip.Response // the best final answer so far (16.7 step 6)
 		answered  bool
 		finished  bool // the caller has its final answer
 		live      = 0
@@ -464,14 +458,17 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 		ringTimer = time.NewTimer(timerC)
 	)
 	defer ringTimer.Stop()
+	consider := func(res *gosip.Response) {
+		if best == nil || better(res.StatusCode, best.StatusCode) {
+			best = res
+		}
+	}
 	for _, f := range forks {
 		if f.tx != nil {
 			live++
 		} else {
 			finals++
-			if better(f.final, bestCode) {
-				bestCode = f.final
-			}
+			consider(f.failed)
 		}
 	}
 	var stop <-chan struct{}
@@ -492,19 +489,14 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 		}
 		finished = true
 		unring()
-		var res *gosip.Response
-		switch {
-		case best != nil:
-			res = best
-			if res.StatusCode == 503 {
-				// RFC 3261 16.7 step 6: a 503 would make the caller
-				// think this proxy is overloaded.
-				res = gosip.NewResponseFromRequest(req, 500, "Server Error: the destination is unavailable", nil)
-			}
-		case bestCode != 0:
-			res = gosip.NewResponseFromRequest(req, bestCode, reasonFor(bestCode), nil)
-		default:
-			res = gosip.NewResponseFromRequest(req, 408, "Request Timeout: no answer", nil)
+		res := best
+		if res == nil { // no branch at all (relay always gets one)
+			res = gosip.NewResponseFromRequest(req, 480, "Temporarily Unavailable", nil)
+		}
+		if res.StatusCode == 503 {
+			// RFC 3261 16.7 step 6: a 503 would make the caller think
+			// this proxy is overloaded.
+			res = gosip.NewResponseFromRequest(req, 500, "Server Error: the destination is unavailable", nil)
 		}
 		if err := tx.Respond(res); err != nil {
 			p.s.log.Debug("relay: final answer failed", "err", err)
@@ -527,9 +519,9 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 					// Timer B or F, or a transport error: as good as a 408.
 					f.final = 408
 					finals++
-					if better(408, bestCode) && best == nil {
-						bestCode = 408
-					}
+					// RFC 3261 16.7: the client transaction's own 408
+					// competes like any answer.
+					consider(gosip.NewResponseFromRequest(req, 408, "Request Timeout: no answer", nil))
 					if initialInvite {
 						p.report(req, nil, f, r, 408)
 					}
@@ -602,9 +594,7 @@ func (p *proxy) relay(req *gosip.Request, tx gosip.ServerTransaction, r relay) e
 				if code >= 600 && !answered {
 					cancelAll()
 				}
-				if best == nil || better(code, best.StatusCode) {
-					best, bestCode = upstream(req, res), code
-				}
+				consider(upstream(req, res))
 				finish()
 			}
 		case <-cancelled:
@@ -696,20 +686,6 @@ func better(a, b int) bool {
 		}
 	}
 	return rank(a) < rank(b)
-}
-
-func reasonFor(code int) string {
-	switch code {
-	case 408:
-		return "Request Timeout: no answer"
-	case 480:
-		return "Temporarily Unavailable"
-	case 500:
-		return "Server Error"
-	case 503:
-		return "Service Unavailable: the destination could not be reached"
-	}
-	return "Error"
 }
 
 // sendCancel cancels a branch once a provisional allows it; until then
@@ -921,7 +897,7 @@ func checkBody(req *gosip.Request) *StatusError {
 	return nil
 }
 
-// ProxyStats are the proxy's gauges, by name.
+// stats are the proxy's gauges, by name, for /healthz.
 func (p *proxy) stats() map[string]int64 {
 	p.mu.Lock()
 	ringing, dialogs := len(p.ringing), len(p.dialogs)

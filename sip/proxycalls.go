@@ -259,7 +259,7 @@ func (p *proxy) run(ctx context.Context) {
 
 func (p *proxy) reap(now time.Time) {
 	for _, id := range p.calls().Reap(p.opt.MaxCall) {
-		p.forget(id, "max_call")
+		p.forget(id)
 	}
 	var gone []*pdialog
 	var probe []*pdialog
@@ -279,7 +279,7 @@ func (p *proxy) reap(now time.Time) {
 	for _, d := range gone {
 		p.s.log.Info("call ended without a BYE", "call_id", d.CallID, "caller", d.Caller, "callee", d.Callee)
 		p.calls().End(d.CallID)
-		p.forget(d.CallID, "")
+		p.forget(d.CallID)
 	}
 	for _, d := range probe {
 		select {
@@ -299,14 +299,14 @@ func (p *proxy) reap(now time.Time) {
 			if !alive {
 				p.s.log.Info("call gone: a phone no longer knows it", "call_id", d.CallID, "caller", d.Caller, "callee", d.Callee)
 				p.calls().End(d.CallID)
-				p.forget(d.CallID, "")
+				p.forget(d.CallID)
 			}
 		})
 	}
 }
 
 // forget drops every answered call with a Call-ID.
-func (p *proxy) forget(callID, _ string) {
+func (p *proxy) forget(callID string) {
 	var ds []*pdialog
 	p.mu.Lock()
 	for k, d := range p.dialogs {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	gosip "github.com/emiago/sipgo/sip"
+
 	"github.com/blfgw/blfgw/dialog"
 	"github.com/blfgw/blfgw/presence"
 )
@@ -48,5 +50,41 @@ func TestReapSessionAndMaxCall(t *testing.T) {
 	}
 	if calls.Open() != 2 {
 		t.Errorf("call legs = %d, want 2", calls.Open())
+	}
+}
+
+// TestBetterFinal: with no 2xx, the caller gets a 6xx before anything,
+// then the lowest class, and a 503 only if nothing else came.
+func TestBetterFinal(t *testing.T) {
+	order := []int{603, 302, 486, 408, 500, 503}
+	for i, a := range order {
+		for _, b := range order[i+1:] {
+			if a/100 == b/100 {
+				continue
+			}
+			if !better(a, b) || better(b, a) {
+				t.Errorf("better(%d, %d) = %v, better(%d, %d) = %v", a, b, better(a, b), b, a, better(b, a))
+			}
+		}
+	}
+	if !better(500, 503) || better(503, 500) {
+		t.Error("503 must lose to another 5xx")
+	}
+	if !better(486, 0) {
+		t.Error("any answer beats none")
+	}
+}
+
+// TestAssertedIdentity: the caller named on a ringing lamp comes from
+// P-Asserted-Identity (display name unquoted) when present.
+func TestAssertedIdentity(t *testing.T) {
+	req := gosip.NewRequest(gosip.INVITE, gosip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"})
+	if asserted(req) != nil {
+		t.Fatal("an identity without P-Asserted-Identity")
+	}
+	req.AppendHeader(gosip.NewHeader("P-Asserted-Identity", `"Front Desk & Co" <sip:200@pbx.test;user=phone>, <tel:+15551230000>`))
+	got := asserted(req)
+	if got == nil || got.Display != "Front Desk & Co" || got.URI != "sip:200@pbx.test" {
+		t.Fatalf("asserted = %+v", got)
 	}
 }

@@ -73,16 +73,8 @@ func uriOf(v string) (gosip.Uri, bool) {
 func setRoutes(req *gosip.Request, routes []string) {
 	for req.RemoveHeader("Route") {
 	}
-	if len(routes) > 0 {
-		hs := make([]gosip.Header, len(routes))
-		for i, r := range routes {
-			hs[i] = gosip.NewHeader("Route", r)
-		}
-		// Route goes before the body headers but its place among headers
-		// does not matter; first among Route values is what counts.
-		for _, h := range hs {
-			req.AppendHeader(h)
-		}
+	for _, r := range routes {
+		req.AppendHeader(gosip.NewHeader("Route", r))
 	}
 }
 
@@ -171,13 +163,11 @@ func (s *Server) recordRoute(transport string) string {
 func loopHash(req *gosip.Request) string {
 	h := sha256.New()
 	h.Write([]byte(req.Recipient.String()))
-	for _, name := range []string{"From", "To", "Call-ID", "Proxy-Require"} {
+	// As RFC 3261 16.6 step 8 suggests: the tags rather than the whole
+	// From and To, which a PBX may rewrite on a spiral.
+	for _, v := range []string{tagOf(req.From()), tagOf(req.To()), header(req, "Call-ID", "i"), header(req, "Proxy-Require", "")} {
 		h.Write([]byte{0})
-		if x := req.GetHeader(name); x != nil {
-			// The From tag alone identifies the caller's side; the rest
-			// of the header may be rewritten by a PBX on a spiral.
-			h.Write([]byte(x.Value()))
-		}
+		h.Write([]byte(v))
 	}
 	if c := req.CSeq(); c != nil {
 		h.Write([]byte{0})

@@ -105,18 +105,34 @@ func toInt(v any) int {
 	return -1
 }
 
-// TestE2ECallBasic: 1001 calls 1003 through the proxy over UDP and TCP; a
-// watcher of 1003 sees ringing, busy, idle.
+// TestE2ECallBasic: 1001 calls 1003 through the proxy over UDP, over TCP,
+// and from UDP to TCP; a watcher of 1003 sees ringing, busy, idle.
 func TestE2ECallBasic(t *testing.T) {
 	t.Parallel()
-	for _, tp := range []string{"udp", "tcp"} {
+	// "udp>tcp": the caller on UDP, the callee on TCP, so the proxy
+	// record-routes twice and every in-dialog request changes transport.
+	for _, tp := range []string{"udp", "tcp", "udp>tcp"} {
 		t.Run(tp, func(t *testing.T) {
+			from, to, _ := strings.Cut(tp, ">")
+			if to == "" {
+				to = from
+			}
 			g := startGateway(t, gwConfig{Proxy: edgeProxy})
-			w := g.watch(tp, watch{Ext: "1003", Expires: 600})
+			w := g.watch(from, watch{Ext: "1003", Expires: 600})
 			w.waitNotifies(1, 10*time.Second)
-			callee := g.answer(tp, "1003", nil, "")
-			caller := g.dial(tp, "1001", "1003", nil, "")
+			callee := g.answer(to, "1003", nil, "")
+			caller := g.dial(from, "1001", "1003", nil, "")
 			mustPassAll(t, 30*time.Second, caller, callee.sippRun)
+			if from != to {
+				inv := received(callee.messages(), "INVITE")
+				if len(inv) == 0 {
+					t.Fatalf("the callee got no INVITE\n%s", callee.report())
+				}
+				rr := strings.Join(inv[0].All("Record-Route"), ",")
+				if strings.Count(rr, ";lr") != 2 || !strings.Contains(rr, "transport=tcp") {
+					t.Errorf("callee on %s, caller on %s: Record-Route %q, want ours twice, one for TCP", to, from, rr)
+				}
+			}
 			waitLamps(t, w, []string{"idle", "ringing", "busy", "idle"}, 10*time.Second)
 			// The watcher (1002) is 1003's delegate: the ringing NOTIFY
 			// names the caller, display name escaped in the XML.
