@@ -47,17 +47,27 @@ func selfSigned(t *testing.T) *tls.Config {
 // startServer runs a real server on loopback ports until the test ends.
 func startServer(t *testing.T, transports ...string) (*Server, *presence.Hub) {
 	t.Helper()
+	return startServerWith(t, nil, transports...)
+}
+
+// startServerWith is startServer with edit applied to the options first.
+func startServerWith(t *testing.T, edit func(*Options), transports ...string) (*Server, *presence.Hub) {
+	t.Helper()
 	hub := presence.NewHub()
 	var listen []Listener
 	for _, tp := range transports {
 		listen = append(listen, Listener{Transport: tp, Addr: "127.0.0.1:0"})
 	}
-	s, err := New(Options{
+	opt := Options{
 		Domain: "pbx.test", Listen: listen, TLS: selfSigned(t),
 		Trusted:   trustedLoopback(),
 		Directory: testDirectory(), Hub: hub, Tracker: dialog.NewTracker(hub), Store: newMemStore(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if edit != nil {
+		edit(&opt)
+	}
+	s, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}

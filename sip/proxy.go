@@ -631,7 +631,8 @@ func upstream(req *gosip.Request, res *gosip.Response) *gosip.Response {
 
 // stray takes a response that matched none of sipgo's transactions: if it
 // answers one of our branches whose transaction a closing connection
-// already failed, the branch still gets it. sipgo handles a response and
+// already failed, the branch still gets it; otherwise it is forwarded
+// statelessly. sipgo handles a response and
 // the close of its connection in separate goroutines, so a phone that
 // answers a BYE and hangs up its TCP connection at once often loses its
 // 200 to that race.
@@ -644,13 +645,55 @@ func (p *proxy) stray(res *gosip.Response) bool {
 	if !strings.HasPrefix(branch, branchMark) {
 		return false
 	}
-	if ch, ok := p.strays.Load(branch); ok && res.StatusCode >= 200 {
-		select {
-		case ch.(chan *gosip.Response) <- res:
-		default:
+	if ch, ok := p.strays.Load(branch); ok {
+		if res.StatusCode >= 200 {
+			select {
+			case ch.(chan *gosip.Response) <- res:
+			default:
+			}
 		}
+		return true
+	}
+	// No branch waits for it (a restart or Timer M ended the transaction):
+	// forward it statelessly (RFC 3261 16.7 step 1), so a callee's 2xx
+	// retransmissions still reach the caller and bring back the ACK that
+	// a restart swallowed.
+	fwd := res.Clone()
+	popVia(fwd)
+	next := fwd.Via()
+	if next == nil {
+		return true // it answered one of our own requests
+	}
+	fwd.SetTransport(strings.ToUpper(next.Transport))
+	fwd.SetDestination("")
+	if err := p.stateless(fwd); err != nil {
+		p.s.log.Debug("relay: stateless forward of an unmatched response failed", "status", res.StatusCode, "err", err)
 	}
 	return true
+}
+
+// stateless sends a response to its top Via. Over UDP a peer we have
+// not heard from since a restart has no pooled connection, so the
+// response leaves through our listening socket, as sipgo's own
+// responses do.
+func (p *proxy) stateless(res *gosip.Response) error {
+	err := p.s.srv.WriteResponse(res)
+	if err == nil || res.Transport() != "UDP" {
+		return err
+	}
+	for _, l := range p.s.Bound() {
+		if l.Transport != "udp" {
+			continue
+		}
+		c, cerr := p.s.ua.TransportLayer().GetConnection("udp", l.Addr)
+		if cerr != nil {
+			continue
+		}
+		err = c.WriteMsg(res)
+		c.TryClose()
+		return err
+	}
+	return err
 }
 
 // late returns the final answer of a branch whose transaction ended

@@ -3,6 +3,9 @@ package sip
 import (
 	"context"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +89,54 @@ func TestAssertedIdentity(t *testing.T) {
 	got := asserted(req)
 	if got == nil || got.Display != "Front Desk & Co" || got.URI != "sip:200@pbx.test" {
 		t.Fatalf("asserted = %+v", got)
+	}
+}
+
+// TestStrayForwardedStatelessly: a callee's 2xx retransmission that
+// matches no transaction (the gateway restarted between the 200 and the
+// caller's ACK) still reaches the caller, with our Via removed, so the
+// caller's ACK comes back and the callee stops retransmitting.
+func TestStrayForwardedStatelessly(t *testing.T) {
+	s, _ := startServerWith(t, func(o *Options) {
+		o.Registrar = &RegistrarOptions{Store: newMemRegs()}
+		o.Proxy = &ProxyOptions{Calls: dialog.NewCalls(o.Tracker, nil)}
+	}, "udp")
+	gw := s.boundAddr("udp")
+	caller, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	callee, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close()
+	cport := caller.LocalAddr().(*net.UDPAddr).Port
+	ok := "SIP/2.0 200 OK\r\n" +
+		"Via: SIP/2.0/UDP " + gw + ";branch=" + branchMark + "0123456789ab.restart\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:" + strconv.Itoa(cport) + ";branch=z9hG4bK-caller-1;rport=" + strconv.Itoa(cport) + ";received=127.0.0.1\r\n" +
+		"Record-Route: <sip:" + gw + ";lr>\r\n" +
+		"From: <sip:1001@pbx.test>;tag=c1\r\n" +
+		"To: <sip:1003@pbx.test>;tag=u1\r\n" +
+		"Call-ID: stray-2xx@127.0.0.1\r\n" +
+		"CSeq: 1 INVITE\r\n" +
+		"Contact: <sip:1003@" + callee.LocalAddr().String() + ">\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	to, _ := net.ResolveUDPAddr("udp", gw)
+	if _, err := callee.WriteTo([]byte(ok), to); err != nil {
+		t.Fatal(err)
+	}
+	_ = caller.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	n, _, err := caller.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("the caller got nothing: %v", err)
+	}
+	got := string(buf[:n])
+	if !strings.HasPrefix(got, "SIP/2.0 200 OK") || strings.Count(got, "Via:") != 1 ||
+		strings.Contains(got, branchMark) || !strings.Contains(got, "z9hG4bK-caller-1") ||
+		!strings.Contains(got, "Record-Route:") {
+		t.Errorf("the caller got, want the 200 with only its own Via and the Record-Route:\n%s", got)
 	}
 }
