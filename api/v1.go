@@ -272,7 +272,7 @@ func (s *Server) presence(w http.ResponseWriter, r *http.Request, me caller) {
 	}
 	// A manual status lights the lamp through a synthetic dialog; here the
 	// status field says it, so it is not listed as a call.
-	if !v.Manual {
+	if !v.Synthetic {
 		for _, d := range v.Dialogs {
 			j := dialogJSON{ID: d.ID, State: d.State.String(), Direction: d.Direction.String(), Held: d.Held}
 			if !d.Since.IsZero() {

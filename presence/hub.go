@@ -27,6 +27,7 @@ type entity struct {
 	sources  map[Source][]Dialog
 	status   Status
 	message  string
+	clouds   []Cloud
 	watchers map[uint64]Watcher
 	list     []Watcher // cached view of watchers; nil when stale
 	nextID   uint64
@@ -135,6 +136,39 @@ func (h *Hub) SetStatus(name string, st Status, message string) {
 	offer(list, snap)
 }
 
+// SetCloud records what a presence service says about a user; a Cloud
+// with State CloudUnknown forgets it. A repeat of the same state (Since
+// aside) changes nothing, so a poll that finds nothing new sends no
+// NOTIFY.
+func (h *Hub) SetCloud(name string, c Cloud) {
+	h.mu.Lock()
+	e := h.entityLocked(name)
+	i := slices.IndexFunc(e.clouds, func(o Cloud) bool { return o.Source == c.Source })
+	switch {
+	case i >= 0 && c.State == CloudUnknown:
+		e.clouds = slices.Delete(slices.Clone(e.clouds), i, i+1)
+	case i >= 0 && cloudEqual(e.clouds[i], c):
+		h.mu.Unlock()
+		return
+	case i >= 0:
+		e.clouds = slices.Clone(e.clouds)
+		e.clouds[i] = c
+	case c.State == CloudUnknown:
+		h.mu.Unlock()
+		return
+	default:
+		e.clouds = append(slices.Clone(e.clouds), c)
+		slices.SortFunc(e.clouds, func(a, b Cloud) int { return int(a.Source) - int(b.Source) })
+	}
+	snap, list := h.nextLocked(name, e, e.snap.Dialogs)
+	h.mu.Unlock()
+	offer(list, snap)
+}
+
+func cloudEqual(a, b Cloud) bool {
+	return a.Source == b.Source && a.State == b.State && a.Note == b.Note && a.Detail == b.Detail
+}
+
 // Policy returns the rules in force.
 func (h *Hub) Policy() *Policy {
 	h.mu.Lock()
@@ -179,7 +213,7 @@ func (h *Hub) nextLocked(name string, e *entity, dialogs []Dialog) (*Snapshot, [
 	e.seq++
 	snap := &Snapshot{
 		Entity: name, Seq: e.seq, Dialogs: dialogs, Offline: e.snap.Offline,
-		Status: e.status, Message: e.message, Changed: h.now(), Policy: h.policy,
+		Status: e.status, Message: e.message, Clouds: e.clouds, Changed: h.now(), Policy: h.policy,
 	}
 	e.snap = snap
 	if e.list == nil {

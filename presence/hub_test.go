@@ -131,3 +131,38 @@ func TestHubConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestHubCloud: what a presence service says reaches watchers as one
+// change, a repeat is no change, each service keeps its own state, and
+// CloudUnknown forgets it; the dialogs are untouched.
+func TestHubCloud(t *testing.T) {
+	h := NewHub()
+	var w recorder
+	h.Watch("1001", &w)
+	h.SetDialogs("1001", SourceSIP, []Dialog{{ID: "x", State: Confirmed}})
+	meeting := Cloud{Source: SourceTeams, State: CloudBusy, Note: "In a meeting", Detail: "Busy/InAMeeting"}
+	h.SetCloud("1001", meeting)
+	again := meeting
+	again.Since = again.Since.Add(1)
+	h.SetCloud("1001", again)
+	if n := len(w.snaps); n != 2 {
+		t.Fatalf("offers = %d, want 2 (a repeat of the same state is no change)", n)
+	}
+	h.SetCloud("1001", Cloud{Source: SourceGenesys, State: CloudAway, Note: "Break"})
+	got := w.last()
+	if len(got.Clouds) != 2 || got.Clouds[0].Source != SourceTeams || got.Clouds[1].Source != SourceGenesys || len(got.Dialogs) != 1 {
+		t.Fatalf("clouds = %+v dialogs %d, want teams then genesys and the call kept", got.Clouds, len(got.Dialogs))
+	}
+	if c, ok := got.Cloud(); !ok || c.Detail != "Busy/InAMeeting" {
+		t.Fatalf("merged cloud = %+v, want the teams busy", c)
+	}
+	h.SetCloud("1001", Cloud{Source: SourceTeams})
+	h.SetCloud("1001", Cloud{Source: SourceTeams}) // already forgotten: no change
+	got = w.last()
+	if len(got.Clouds) != 1 || got.Clouds[0].Source != SourceGenesys || len(w.snaps) != 4 {
+		t.Fatalf("after forgetting teams: %+v (%d offers)", got.Clouds, len(w.snaps))
+	}
+	if ParseCloudState("busy") != CloudBusy || ParseCloudState("nope") != CloudUnknown || CloudOffline.String() != "offline" {
+		t.Fatal("cloud state names")
+	}
+}

@@ -232,19 +232,22 @@ func ParseStatus(s string) (Status, bool) {
 
 // View is what one watcher is shown of a snapshot.
 type View struct {
-	Dialogs []Dialog // to render; a manual busy is one synthetic dialog
-	Status  Status
-	Message string
-	Offline bool
-	Manual  bool // Dialogs is the synthetic dialog of a manual status
+	Dialogs   []Dialog // to render; a busy without a call is one synthetic dialog
+	Status    Status
+	Message   string
+	Offline   bool
+	Synthetic bool  // Dialogs is the synthetic dialog of a manual status or of Cloud
+	Cloud     Cloud // the presence service's state, when it decided the view (no call, no manual status)
 }
 
 // ManualDialogID is the id of the dialog that lights a lamp busy for Do
-// Not Disturb (or Appear Away, if the admin wants it busy).
+// Not Disturb (or Appear Away, if the admin wants it busy). A busy from a
+// presence service uses "blfgw-" and the service's name.
 const ManualDialogID = "blfgw-status"
 
 // View applies the lamp precedence (highest first: a live call, Do Not
-// Disturb, Appear Away, idle) and what access allows.
+// Disturb, the user's own Available or Appear Away, a presence service's
+// busy, its away, its offline, idle) and what access allows.
 func (s *Snapshot) View(a Access) View {
 	if a == AccessNone {
 		return View{}
@@ -253,12 +256,26 @@ func (s *Snapshot) View(a Access) View {
 	if a == AccessLamp && len(v.Dialogs) > 0 {
 		v.Dialogs = anonymous(v.Dialogs)
 	}
-	if len(v.Dialogs) == 0 {
-		awayBusy := s.Policy != nil && s.Policy.opt.AwayBusy
-		if s.Status == StatusDND || (s.Status == StatusAway && awayBusy) {
-			v.Dialogs = []Dialog{{ID: ManualDialogID, State: Confirmed}}
-			v.Manual = true
-		}
+	if len(v.Dialogs) > 0 {
+		return v
+	}
+	awayBusy := s.Policy != nil && s.Policy.opt.AwayBusy
+	cloud, known := s.Cloud()
+	switch {
+	case s.Status == StatusDND || (s.Status == StatusAway && awayBusy):
+		v.Dialogs = []Dialog{{ID: ManualDialogID, State: Confirmed}}
+		v.Synthetic = true
+	case s.Status == StatusAvailable || s.Status == StatusAway || !known:
+		// The user's own word beats what a service guesses.
+	case cloud.State == CloudBusy || (cloud.State == CloudAway && awayBusy):
+		v.Dialogs = []Dialog{{ID: "blfgw-" + cloud.Source.String(), State: Confirmed}}
+		v.Synthetic = true
+		v.Cloud = cloud
+	case cloud.State == CloudOffline:
+		v.Offline = true
+		v.Cloud = cloud
+	default:
+		v.Cloud = cloud
 	}
 	return v
 }

@@ -119,6 +119,9 @@ func TestViewPrecedence(t *testing.T) {
 	ring := Dialog{ID: "call-7", CallID: "abc@pbx", LocalTag: "l", RemoteTag: "r", Direction: Recipient, State: Early,
 		Remote: Party{URI: "sip:0999@pbx", Display: "Caller"}}
 	busyAway := NewPolicy(nil, nil, PolicyOptions{AwayBusy: true})
+	meeting := Cloud{Source: SourceTeams, State: CloudBusy, Note: "In a meeting", Detail: "Busy/InAMeeting"}
+	brb := Cloud{Source: SourceGenesys, State: CloudAway, Note: "Break"}
+	signedOut := Cloud{Source: SourceTeams, State: CloudOffline, Note: "Offline"}
 	for _, tc := range []struct {
 		name   string
 		snap   *Snapshot
@@ -134,12 +137,23 @@ func TestViewPrecedence(t *testing.T) {
 		{"available is idle", &Snapshot{Status: StatusAvailable}, AccessLamp, LampIdle, false},
 		{"blocked sees nothing of a call", &Snapshot{Dialogs: []Dialog{ring}}, AccessNone, LampIdle, false},
 		{"blocked sees nothing of dnd", &Snapshot{Status: StatusDND, Message: "at lunch"}, AccessNone, LampIdle, false},
+		{"a teams meeting lights busy", &Snapshot{Clouds: []Cloud{meeting}}, AccessLamp, LampBusy, true},
+		{"a call shows over a meeting", &Snapshot{Clouds: []Cloud{meeting}, Dialogs: []Dialog{ring}}, AccessLamp, LampRinging, false},
+		{"dnd shows over a meeting", &Snapshot{Clouds: []Cloud{meeting}, Status: StatusDND}, AccessLamp, LampBusy, true},
+		{"my own available beats a meeting", &Snapshot{Clouds: []Cloud{meeting}, Status: StatusAvailable}, AccessLamp, LampIdle, false},
+		{"my own away beats a meeting", &Snapshot{Clouds: []Cloud{meeting}, Status: StatusAway}, AccessLamp, LampIdle, false},
+		{"busy wins over another service's away", &Snapshot{Clouds: []Cloud{brb, meeting}}, AccessLamp, LampBusy, true},
+		{"a service's away is idle on a lamp", &Snapshot{Clouds: []Cloud{brb}}, AccessLamp, LampIdle, false},
+		{"a service's away busy when configured", &Snapshot{Clouds: []Cloud{brb}, Policy: busyAway}, AccessLamp, LampBusy, true},
+		{"signed out of teams is offline", &Snapshot{Clouds: []Cloud{signedOut}}, AccessLamp, LampOffline, false},
+		{"available elsewhere beats offline", &Snapshot{Clouds: []Cloud{signedOut, {Source: SourceGenesys, State: CloudAvailable}}}, AccessLamp, LampIdle, false},
+		{"blocked sees nothing of a meeting", &Snapshot{Clouds: []Cloud{meeting}}, AccessNone, LampIdle, false},
 	} {
 		v := tc.snap.View(tc.access)
-		if got := tc.snap.LampFor(tc.access); got != tc.lamp || v.Manual != tc.manual {
-			t.Errorf("%s: lamp %s manual %v, want %s %v", tc.name, got, v.Manual, tc.lamp, tc.manual)
+		if got := tc.snap.LampFor(tc.access); got != tc.lamp || v.Synthetic != tc.manual {
+			t.Errorf("%s: lamp %s manual %v, want %s %v", tc.name, got, v.Synthetic, tc.lamp, tc.manual)
 		}
-		if tc.access == AccessNone && (v.Status != StatusDefault || v.Message != "" || len(v.Dialogs) != 0) {
+		if tc.access == AccessNone && (v.Status != StatusDefault || v.Message != "" || len(v.Dialogs) != 0 || v.Cloud != (Cloud{})) {
 			t.Errorf("%s: a blocked watcher is shown %+v", tc.name, v)
 		}
 	}

@@ -172,6 +172,63 @@ func LampOf(dialogs []Dialog) Lamp {
 	return lamp
 }
 
+// CloudState is the coarse state a presence service (Teams, Genesys)
+// reports for a user, after the bridge's mapping table.
+type CloudState uint8
+
+const (
+	CloudUnknown   CloudState = iota // says nothing: the other sources decide
+	CloudAvailable                   // signed in and free
+	CloudAway                        // away, be right back, out of office
+	CloudBusy                        // in a meeting, presenting, Do Not Disturb, on a Teams call
+	CloudOffline                     // signed out, appear offline
+)
+
+var cloudStateNames = [...]string{"unknown", "available", "away", "busy", "offline"}
+
+func (c CloudState) String() string {
+	if int(c) < len(cloudStateNames) {
+		return cloudStateNames[c]
+	}
+	return "unknown"
+}
+
+// ParseCloudState maps "available", "away", "busy" and "offline" to a
+// CloudState; anything else is CloudUnknown.
+func ParseCloudState(s string) CloudState {
+	for i, n := range cloudStateNames {
+		if n == s {
+			return CloudState(i)
+		}
+	}
+	return CloudUnknown
+}
+
+// Cloud is what one presence service says about a user.
+type Cloud struct {
+	Source Source
+	State  CloudState
+	Note   string    // what the service shows, e.g. "In a meeting"
+	Detail string    // the service's own value, e.g. "Busy/InAMeeting"
+	Since  time.Time // when the service's state last changed, if known
+}
+
+// rank orders cloud states when two services disagree: the one that
+// asks colleagues to hold back wins.
+func (c CloudState) rank() int {
+	switch c {
+	case CloudBusy:
+		return 4
+	case CloudAway:
+		return 3
+	case CloudAvailable:
+		return 2
+	case CloudOffline:
+		return 1
+	}
+	return 0
+}
+
 // Snapshot is the immutable state of one extension at one moment. Sinks may
 // memoise their encodings of it with Render, so one change is encoded once
 // however many watchers it reaches.
@@ -180,12 +237,26 @@ type Snapshot struct {
 	Seq     uint64 // rises with every change of this extension, or of who may see it
 	Dialogs []Dialog
 	Offline bool
-	Status  Status // the user's own status
-	Message string // the user's custom status message
+	Status  Status  // the user's own status
+	Message string  // the user's custom status message
+	Clouds  []Cloud // what the presence services say, in Source order
 	Changed time.Time
 	Policy  *Policy // who may see what of this snapshot; nil: everyone everything
 
 	renders sync.Map
+}
+
+// Cloud returns what the presence services say, merged: the strongest
+// state wins (busy, then away, available, offline); false if none says
+// anything.
+func (s *Snapshot) Cloud() (Cloud, bool) {
+	var best Cloud
+	for _, c := range s.Clouds {
+		if c.State.rank() > best.State.rank() {
+			best = c
+		}
+	}
+	return best, best.State != CloudUnknown
 }
 
 // Lamp is the lamp this snapshot lights for someone who may see it all.

@@ -136,11 +136,20 @@ func TestStatusLamps(t *testing.T) {
 			msg                     string
 			call                    bool
 			dlgHas, presHas, absent string
+			cloud                   presence.CloudState
+			note                    string
 		}{
-			{"dnd", presence.StatusDND, "back at 3", false, "<state>confirmed</state>", "Do Not Disturb: back at 3", "on-the-phone"},
-			{"call over dnd", presence.StatusDND, "back at 3", true, "<state>early</state>", "Ringing: back at 3", "Do Not Disturb"},
-			{"away", presence.StatusAway, "", false, `state="full"`, "<rpid:away", "<dialog "},
-			{"reset", presence.StatusDefault, "", false, `state="full"`, "Available", "<dialog "},
+			{"dnd", presence.StatusDND, "back at 3", false, "<state>confirmed</state>", "Do Not Disturb: back at 3", "on-the-phone", 0, ""},
+			{"call over dnd", presence.StatusDND, "back at 3", true, "<state>early</state>", "Ringing: back at 3", "Do Not Disturb", 0, ""},
+			{"away", presence.StatusAway, "", false, `state="full"`, "<rpid:away", "<dialog ", 0, ""},
+			{"reset", presence.StatusDefault, "", false, `state="full"`, "Available", "<dialog ", 0, ""},
+			{"teams meeting", presence.StatusDefault, "", false, `id="blfgw-teams"`, "<rpid:busy/>", "on-the-phone", presence.CloudBusy, "In a meeting"},
+			{"meeting with a message", presence.StatusDefault, "room 4", false, "<state>confirmed</state>", "In a meeting: room 4", "Available", presence.CloudBusy, "In a meeting"},
+			{"call over a meeting", presence.StatusDefault, "", true, "<state>early</state>", "Ringing", "In a meeting", presence.CloudBusy, "In a meeting"},
+			{"my available over a meeting", presence.StatusAvailable, "", false, `state="full"`, "Available", "<dialog ", presence.CloudBusy, "In a meeting"},
+			{"teams be right back", presence.StatusDefault, "", false, `state="full"`, "Be right back", "<dialog ", presence.CloudAway, "Be right back"},
+			{"teams offline", presence.StatusDefault, "", false, `state="full"`, "<basic>closed</basic>", "<dialog ", presence.CloudOffline, "Offline"},
+			{"teams available", presence.StatusDefault, "", false, `state="full"`, "<basic>open</basic>", "<dialog ", presence.CloudAvailable, "Available"},
 		} {
 			var ds []presence.Dialog
 			if st.call {
@@ -148,6 +157,7 @@ func TestStatusLamps(t *testing.T) {
 			}
 			r.hub.SetDialogs("1001", presence.SourceSIP, ds)
 			r.hub.SetStatus("1001", st.status, st.msg)
+			r.hub.SetCloud("1001", presence.Cloud{Source: presence.SourceTeams, State: st.cloud, Note: st.note})
 			synctest.Wait()
 			dlg, pres := bodies()
 			if !strings.Contains(dlg, st.dlgHas) || !strings.Contains(pres, st.presHas) {

@@ -104,8 +104,10 @@ func mostInteresting(ds []presence.Dialog) presence.Dialog {
 }
 
 // pidfOf maps a snapshot to PIDF with RPID: open and on-the-phone while any
-// call is up or ringing, busy for Do Not Disturb, away for Appear Away,
-// closed when offline; the user's message goes into the notes. A blocked
+// call is up or ringing, busy for Do Not Disturb or a presence service's
+// busy (with its note, e.g. "In a meeting"), away for Appear Away or the
+// service's away, closed when offline; the user's message goes into the
+// notes. A blocked
 // watcher sees a plain open tuple.
 func pidfOf(snap *presence.Snapshot, access presence.Access, domain string) *pidf.Document {
 	doc := &pidf.Document{Entity: aor(snap.Entity, domain)}
@@ -115,8 +117,8 @@ func pidfOf(snap *presence.Snapshot, access presence.Access, domain string) *pid
 	lamp := presence.LampOf(v.Dialogs)
 	switch {
 	case v.Offline && len(v.Dialogs) == 0:
-		tuple.Basic, tuple.Note = "closed", "Offline"
-	case v.Status == presence.StatusDND && (v.Manual || lamp == presence.LampIdle):
+		tuple.Basic, tuple.Note = "closed", orDefault(v.Cloud.Note, "Offline")
+	case v.Status == presence.StatusDND && (v.Synthetic || lamp == presence.LampIdle):
 		tuple.Note = "Do Not Disturb"
 		person.Activities = []string{"busy"}
 	case lamp == presence.LampRinging:
@@ -125,14 +127,20 @@ func pidfOf(snap *presence.Snapshot, access presence.Access, domain string) *pid
 	case lamp == presence.LampOutgoing:
 		tuple.Note = "Calling"
 		person.Activities = []string{"on-the-phone"}
-	case lamp == presence.LampBusy && !v.Manual:
+	case lamp == presence.LampBusy && !v.Synthetic:
 		tuple.Note = "On the phone"
 		person.Activities = []string{"on-the-phone"}
 	case lamp == presence.LampHold:
 		tuple.Note = "On hold"
 		person.Activities = []string{"on-the-phone"}
+	case v.Cloud.State == presence.CloudBusy:
+		tuple.Note = orDefault(v.Cloud.Note, "Busy")
+		person.Activities = []string{"busy"}
 	case v.Status == presence.StatusAway:
 		tuple.Note = "Away"
+		person.Activities = []string{"away"}
+	case v.Cloud.State == presence.CloudAway:
+		tuple.Note = orDefault(v.Cloud.Note, "Away")
 		person.Activities = []string{"away"}
 	default:
 		tuple.Note = "Available"
