@@ -24,6 +24,10 @@ import (
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
+	// Soft marks a dependency the gateway works without (a cloud bridge):
+	// its failure makes /healthz say "degraded" with the reason, but the
+	// answer stays 200 so a load balancer keeps sending phones here.
+	Soft bool
 }
 
 // Options configures the HTTP server.
@@ -33,6 +37,9 @@ type Options struct {
 	Checks  []Check
 	Stats   func() map[string]any // figures shown by /healthz
 	Pprof   bool                  // serve /debug/pprof/
+	// Routes are served beside the API, e.g. a bridge's webhook
+	// ("POST /teams/notify"); patterns as http.ServeMux takes them.
+	Routes map[string]http.Handler
 	Log     *slog.Logger
 
 	// The JSON API under /api/v1 (see v1.go and openapi.json).
@@ -89,6 +96,9 @@ func New(opt Options) (*Server, error) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	if opt.Settings != nil {
 		s.v1(mux)
+	}
+	for pattern, h := range opt.Routes {
+		mux.Handle(pattern, h)
 	}
 	if opt.Pprof {
 		// Contention is what limits a gateway of many goroutines; sample it
@@ -147,7 +157,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if err := c.Run(ctx); err != nil {
 			checks[c.Name] = err.Error()
 			body["status"] = "degraded"
-			code = http.StatusServiceUnavailable
+			if !c.Soft {
+				code = http.StatusServiceUnavailable
+			}
 		} else {
 			checks[c.Name] = "ok"
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestHealthz(t *testing.T) {
-	var broken atomic.Bool
+	var broken, bridgeDown atomic.Bool
 	s, err := New(Options{
 		Addr:    "127.0.0.1:0",
 		Version: "test",
@@ -21,7 +21,15 @@ func TestHealthz(t *testing.T) {
 				return errors.New("disk gone")
 			}
 			return nil
+		}}, {Name: "teams", Soft: true, Run: func(context.Context) error {
+			if bridgeDown.Load() {
+				return errors.New("graph failing: connection refused")
+			}
+			return nil
 		}}},
+		Routes: map[string]http.Handler{"POST /hook": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusAccepted, map[string]any{"hooked": true})
+		})},
 		Stats: func() map[string]any { return map[string]any{"subscriptions": 7} },
 		Log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -56,11 +64,26 @@ func TestHealthz(t *testing.T) {
 	if code != 200 || body["status"] != "ok" || body["subscriptions"] != float64(7) || body["version"] != "test" {
 		t.Fatalf("healthz = %d %v", code, body)
 	}
-	broken.Store(true)
+	// A soft check (a cloud bridge) degrades the status but keeps 200.
+	bridgeDown.Store(true)
 	code, body = get("/healthz")
 	checks, _ := body["checks"].(map[string]any)
+	if code != 200 || body["status"] != "degraded" || checks["teams"] != "graph failing: connection refused" || checks["store"] != "ok" {
+		t.Fatalf("healthz with the bridge down = %d %v", code, body)
+	}
+	broken.Store(true)
+	code, body = get("/healthz")
+	checks, _ = body["checks"].(map[string]any)
 	if code != 503 || body["status"] != "degraded" || checks["store"] != "disk gone" {
 		t.Fatalf("broken healthz = %d %v", code, body)
+	}
+	res, err := http.Post("http://"+s.Addr()+"/hook", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("an extra route answered %d, want its handler's 202", res.StatusCode)
 	}
 	code, body = get("/nope")
 	e, _ := body["error"].(map[string]any)

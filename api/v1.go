@@ -241,6 +241,15 @@ type presenceJSON struct {
 	Status  string       `json:"status"`
 	Message string       `json:"message"`
 	Dialogs []dialogJSON `json:"dialogs"`
+	Cloud   []cloudJSON  `json:"cloud,omitempty"`
+}
+
+type cloudJSON struct {
+	Source string     `json:"source"`
+	State  string     `json:"state"`
+	Note   string     `json:"note"`
+	Detail string     `json:"detail,omitempty"` // only with full access
+	Since  *time.Time `json:"since,omitempty"`
 }
 
 // presence shows an extension as a SIP watcher with the caller's rights
@@ -286,6 +295,19 @@ func (s *Server) presence(w http.ResponseWriter, r *http.Request, me caller) {
 				}
 			}
 			out.Dialogs = append(out.Dialogs, j)
+		}
+	}
+	if acc != presence.AccessNone {
+		for _, c := range snap.Clouds {
+			j := cloudJSON{Source: c.Source.String(), State: c.State.String(), Note: c.Note}
+			if acc == presence.AccessFull {
+				j.Detail = c.Detail
+			}
+			if !c.Since.IsZero() {
+				t := c.Since.UTC()
+				j.Since = &t
+			}
+			out.Cloud = append(out.Cloud, j)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

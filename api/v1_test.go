@@ -791,6 +791,28 @@ func TestV1Presence(t *testing.T) {
 		t.Errorf("blocked eve sees %s", got)
 	}
 
+	// A Teams meeting: the lamp is busy for those who may see, with the
+	// note; the raw Graph value only for the owner and delegates.
+	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"default","status_message":""}`); r.code != 200 {
+		t.Fatalf("reset = %d %s", r.code, r.raw)
+	}
+	e.hub.SetCloud("1002", presence.Cloud{Source: presence.SourceTeams, State: presence.CloudBusy, Note: "In a meeting", Detail: "Busy/InAMeeting"})
+	meeting := `{"cloud":[{"detail":"Busy/InAMeeting","note":"In a meeting","source":"teams","state":"busy"}],"dialogs":[],"lamp":"busy","message":"","name":"Bob Baker","number":"1002","status":"default"}`
+	if got := canon(t, look("1003")); got != meeting {
+		t.Errorf("the delegate sees %s, want %s", got, meeting)
+	}
+	lampOnly := `{"cloud":[{"note":"In a meeting","source":"teams","state":"busy"}],"dialogs":[],"lamp":"busy","message":"","name":"Bob Baker","number":"1002","status":"default"}`
+	if got := canon(t, look("1004")); got != lampOnly {
+		t.Errorf("dave sees %s, want %s", got, lampOnly)
+	}
+	if got := canon(t, look("1005")); got != neutral {
+		t.Errorf("blocked eve sees %s", got)
+	}
+	e.hub.SetCloud("1002", presence.Cloud{Source: presence.SourceTeams})
+	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"dnd","status_message":"Focus time"}`); r.code != 200 {
+		t.Fatalf("dnd again = %d %s", r.code, r.raw)
+	}
+
 	// Sharing off: the delegate is suspended, and sees what Eve sees.
 	if r := e.patch("/api/v1/me", e.basic("1002"), `{"share_presence":false}`); r.code != 200 {
 		t.Fatalf("sharing off = %d %s", r.code, r.raw)

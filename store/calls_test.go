@@ -38,3 +38,30 @@ func TestCallsRoundTrip(t *testing.T) {
 		t.Fatalf("after delete: %+v", got)
 	}
 }
+
+func TestCloudUsers(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	if err := db.PutCloudUser(ctx, "teams", "Alice@Example.com", "id-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutCloudUser(ctx, "teams", "alice@example.com", "id-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutCloudUser(ctx, "genesys", "alice@example.com", "g-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutCloudUser(ctx, "teams", "bob@example.com", ""); err == nil {
+		t.Fatal("an empty id was stored")
+	}
+	got, err := db.CloudUsers(ctx, "teams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["alice@example.com"] != "id-2" {
+		t.Fatalf("teams users = %v, want alice's latest id under her lower-case name", got)
+	}
+	if g, _ := db.CloudUsers(ctx, "genesys"); g["alice@example.com"] != "g-1" {
+		t.Fatalf("genesys users = %v", g)
+	}
+}
