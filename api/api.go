@@ -40,7 +40,7 @@ type Options struct {
 	// Routes are served beside the API, e.g. a bridge's webhook
 	// ("POST /teams/notify"); patterns as http.ServeMux takes them.
 	Routes map[string]http.Handler
-	Log     *slog.Logger
+	Log    *slog.Logger
 
 	// The JSON API under /api/v1 (see v1.go and openapi.json).
 	Settings *presence.Settings                                            // nil: /api/v1 is not served
