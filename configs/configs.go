@@ -1,8 +1,9 @@
 // Package configs turns the gateway's TOML file into a validated *Config.
 //
 // Decoding is strict (an unknown key is an error), defaults fill only the
-// keys the file leaves out, password_file and password_env are resolved into
-// Extension.Password, and validation looks at the whole file and reports
+// keys the file leaves out, the *_file and *_env secret sources are resolved
+// (into Extension.Password, Teams.ClientSecret and TeamsAccount.Password),
+// and validation looks at the whole file and reports
 // every problem at once, each as
 //
 //	FILE:LINE:COL: key.path: message
@@ -61,6 +62,7 @@ type Config struct {
 	Store       Store        `toml:"store"`
 	Presence    Presence     `toml:"presence"`
 	Proxy       Proxy        `toml:"proxy"`
+	Teams       Teams        `toml:"teams"`
 	Departments []Department `toml:"departments"`
 	Extensions  []Extension  `toml:"extensions"`
 
@@ -210,6 +212,7 @@ type Extension struct {
 	PasswordEnv  string `toml:"password_env"`      // environment variable holding the password; must be set and non-empty
 	Idle         string `toml:"idle"`              // "", "empty" or "dummy": body profile for this extension's own phones as watchers
 	SingleDialog *bool  `toml:"single_dialog"`     // nil = inherit
+	TeamsUser    string `toml:"teams_user"`        // Entra object id (GUID) or UPN of the user's Teams account; "" = none; unique (case-insensitive)
 
 	// The UserFields: the file gives their initial values. nil means the
 	// file does not set the field, which must leave a value the user chose
@@ -248,6 +251,9 @@ func (e Extension) LogValue() slog.Value {
 	if e.PasswordEnv != "" {
 		attrs = append(attrs, slog.String("password_env", e.PasswordEnv))
 	}
+	if e.TeamsUser != "" {
+		attrs = append(attrs, slog.String("teams_user", e.TeamsUser))
+	}
 	return slog.GroupValue(attrs...)
 }
 
@@ -257,8 +263,8 @@ func (e Extension) String() string {
 	if e.Password != "" {
 		pw = redacted
 	}
-	return fmt.Sprintf("{Number:%s Name:%s Department:%s Role:%s Password:%s PasswordFile:%s PasswordEnv:%s Idle:%s}",
-		e.Number, e.Name, e.Department, e.Role, pw, e.PasswordFile, e.PasswordEnv, e.Idle)
+	return fmt.Sprintf("{Number:%s Name:%s Department:%s Role:%s Password:%s PasswordFile:%s PasswordEnv:%s Idle:%s TeamsUser:%s}",
+		e.Number, e.Name, e.Department, e.Role, pw, e.PasswordFile, e.PasswordEnv, e.Idle, e.TeamsUser)
 }
 
 // GoString covers %#v, which bypasses String.
@@ -278,6 +284,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("store", c.Store.Path),
 		slog.Int("departments", len(c.Departments)),
 		slog.Int("extensions", len(c.Extensions)),
+		slog.Bool("teams", c.Teams.Enabled),
 	)
 }
 
@@ -580,6 +587,7 @@ func (c *Config) applyDefaults() {
 			c.Extensions[i].Role = DefaultRole
 		}
 	}
+	c.teamsDefaults()
 }
 
 // MarkOverridden records that the value at key (a key path such as

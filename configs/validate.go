@@ -40,10 +40,11 @@ const (
 // as Errors (nil if there is none), unknown keys found by Decode included.
 //
 // It also derives what the rest of the gateway reads: Listeners,
-// TrustedNets, and Extension.Password from password_file or password_env
-// (read again on every call, so a reload picks up a rotated secret). It may
-// be called again after the caller changes fields; see MarkOverridden for
-// how such values are reported.
+// TrustedNets, Extension.Password from password_file or password_env, the
+// [teams] secrets likewise while teams is enabled (all read again on every
+// call, so a reload picks up a rotated secret), and the [teams] defaults.
+// It may be called again after the caller changes fields; see
+// MarkOverridden for how such values are reported.
 func (c *Config) Validate() error {
 	v := &validator{c: c}
 	v.problems = append(v.problems, c.decodeProblems...)
@@ -55,6 +56,7 @@ func (c *Config) Validate() error {
 	depts := v.departments()
 	numbers := v.extensions(depts)
 	v.presence(depts, numbers)
+	v.teams()
 	return asError(v.problems)
 }
 
@@ -85,11 +87,15 @@ func (v *validator) missing(key string) {
 
 // written reports whether the value at key came from the file or from an
 // override, as opposed to being absent.
-func (v *validator) written(key string) bool {
-	if _, ok := v.c.overriddenBy(key); ok {
+func (v *validator) written(key string) bool { return v.c.written(key) }
+
+// written is validator.written for the defaults, which run before there
+// is a validator.
+func (c *Config) written(key string) bool {
+	if _, ok := c.overriddenBy(key); ok {
 		return true
 	}
-	return v.c.ix.has(key)
+	return c.ix.has(key)
 }
 
 // required reports an empty value: as missing if the key is absent, as
@@ -442,7 +448,7 @@ func (v *validator) extensions(depts map[string]bool) map[string]bool {
 			v.department(key+".department", e.Department, depts)
 		}
 		v.oneOf(key+".role", "role", e.Role, roles)
-		v.password(key, e)
+		v.secret(secretRef{key, "password", &e.Password, e.PasswordFile, e.PasswordEnv, &e.resolved}, true, false)
 		v.oneOf(key+".idle", "idle profile", e.Idle, idles)
 	}
 	return numbers
@@ -549,12 +555,16 @@ func (v *validator) list(key string, items []string, check func(key, item string
 // CheckStatusMessage applies the status_message rules, so that the API
 // refuses exactly what the file would. The error does not name the field;
 // the caller prefixes it.
-func CheckStatusMessage(msg string) error {
+func CheckStatusMessage(msg string) error { return checkText(msg, MaxStatusMessage) }
+
+// checkText allows valid UTF-8 of at most limit characters (runes) and no
+// control characters.
+func checkText(msg string, limit int) error {
 	if !utf8.ValidString(msg) {
 		return errors.New("must be valid UTF-8")
 	}
-	if n := utf8.RuneCountInString(msg); n > MaxStatusMessage {
-		return fmt.Errorf("must be at most %d characters (got %d)", MaxStatusMessage, n)
+	if n := utf8.RuneCountInString(msg); n > limit {
+		return fmt.Errorf("must be at most %d characters (got %d)", limit, n)
 	}
 	for _, r := range msg {
 		if unicode.IsControl(r) {
@@ -564,53 +574,86 @@ func CheckStatusMessage(msg string) error {
 	return nil
 }
 
-// password enforces a single password source and resolves file and
-// environment sources into e.Password. Messages name the file or variable,
-// never its content.
-func (v *validator) password(key string, e *Extension) {
+// secretRef is a secret that may be written inline or come from a file or
+// an environment variable, each under its own key.
+type secretRef struct {
+	key       string  // the table holding the keys: "extensions[0]", "teams"
+	name      string  // the inline key; the others are name+"_file" and name+"_env"
+	value     *string // the inline value, and where a resolved one goes
+	file, env string
+	resolved  *bool // marks *value as filled from file or env
+}
+
+// secret enforces a single source. With resolve it reads a file or
+// environment source into *value (again on every call, so a reload picks
+// up a rotated secret); with required a missing secret is a problem.
+// Messages name the file or variable, never its content.
+func (v *validator) secret(s secretRef, resolve, required bool) {
 	var sources []string
-	if e.Password != "" && !e.resolved {
-		sources = append(sources, "password")
+	if *s.value != "" && !*s.resolved {
+		sources = append(sources, s.name)
 	}
-	if e.PasswordFile != "" {
-		sources = append(sources, "password_file")
+	if s.file != "" {
+		sources = append(sources, s.name+"_file")
 	}
-	if e.PasswordEnv != "" {
-		sources = append(sources, "password_env")
+	if s.env != "" {
+		sources = append(sources, s.name+"_env")
 	}
 	if len(sources) > 1 {
-		v.at(key, "give at most one of password, password_file and password_env (found %s)", strings.Join(sources, " and "))
+		v.at(s.key, "give at most one of %s, %s_file and %s_env (found %s)", s.name, s.name, s.name, strings.Join(sources, " and "))
 		return
 	}
+	var secret string
 	switch {
-	case e.PasswordFile != "":
-		b, err := os.ReadFile(e.PasswordFile)
+	case !resolve || len(sources) == 0:
+		if *s.resolved {
+			// The source was removed, or is not used any more, since the
+			// last Validate: forget what it gave rather than keep a
+			// secret nobody configures.
+			*s.value, *s.resolved = "", false
+		}
+		if required && len(sources) == 0 {
+			v.missingSecret(s)
+		}
+		return
+	case s.file != "":
+		key := s.key + "." + s.name + "_file"
+		b, err := os.ReadFile(s.file)
 		if err != nil {
-			v.at(key+".password_file", "%v", err)
+			v.at(key, "%v", err)
 			return
 		}
-		pw := strings.TrimRight(string(b), "\r\n")
-		if pw == "" {
-			v.at(key+".password_file", "%q is empty", e.PasswordFile)
+		if secret = strings.TrimRight(string(b), "\r\n"); secret == "" {
+			v.at(key, "%q is empty", s.file)
 			return
 		}
-		e.Password, e.resolved = pw, true
-	case e.PasswordEnv != "":
-		pw, ok := os.LookupEnv(e.PasswordEnv)
-		if !ok {
-			v.at(key+".password_env", "environment variable %s is not set", e.PasswordEnv)
+	case s.env != "":
+		key := s.key + "." + s.name + "_env"
+		var ok bool
+		if secret, ok = os.LookupEnv(s.env); !ok {
+			v.at(key, "environment variable %s is not set", s.env)
 			return
 		}
-		if pw == "" {
-			v.at(key+".password_env", "environment variable %s is empty", e.PasswordEnv)
+		if secret == "" {
+			v.at(key, "environment variable %s is empty", s.env)
 			return
 		}
-		e.Password, e.resolved = pw, true
-	case e.resolved:
-		// The source was removed since the last Validate: forget what it
-		// gave rather than keep a password nobody configures any more.
-		e.Password, e.resolved = "", false
+	default:
+		return // inline
 	}
+	*s.value, *s.resolved = secret, true
+}
+
+// missingSecret reports a required secret with no source: at a source key
+// written empty, else at the table.
+func (v *validator) missingSecret(s secretRef) {
+	for _, k := range []string{s.name, s.name + "_file", s.name + "_env"} {
+		if v.written(s.key + "." + k) {
+			v.at(s.key+"."+k, "must not be empty")
+			return
+		}
+	}
+	v.at(s.key, "missing required key %q (or %s_file or %s_env)", s.name, s.name, s.name)
 }
 
 // checkNumber enforces the SIP user-part subset that phones dial and that
