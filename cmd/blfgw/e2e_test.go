@@ -205,6 +205,10 @@ type gwConfig struct {
 	Admin string
 	// Proxy is the body of the [proxy] table; "" for the defaults.
 	Proxy string
+	// Teams is the body of the [teams] table ("" leaves the bridge off);
+	// {http} in it becomes the gateway's HTTP port. With it, every
+	// extension gets teams_user = teamsID(number).
+	Teams string
 }
 
 type gateway struct {
@@ -275,6 +279,9 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 		if e.Number == e2eWatcher {
 			delegate = "1001"
 		}
+		if c.Teams != "" {
+			fmt.Fprintf(&b, "teams_user = %q\n", teamsID(e.Number))
+		}
 		if extra, ok := c.Ext[e.Number]; ok {
 			fmt.Fprintf(&b, "%s\n\n", extra)
 			continue
@@ -286,6 +293,9 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 	}
 	if c.Proxy != "" {
 		fmt.Fprintf(&b, "[proxy]\n%s\n", c.Proxy)
+	}
+	if c.Teams != "" {
+		fmt.Fprintf(&b, "[teams]\n%s\n", strings.ReplaceAll(c.Teams, "{http}", strconv.Itoa(g.httpPort)))
 	}
 	if err := os.WriteFile(g.cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -238,6 +239,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	bridge, err := teamsBridge(cfg, db0, hub, log)
+	if err != nil {
+		return err
+	}
+	checks := []api.Check{{Name: "store", Run: db0.Ping}}
+	var routes map[string]http.Handler
+	if bridge != nil {
+		checks = append(checks, api.Check{Name: "teams", Soft: true, Run: func(context.Context) error { return bridge.Health() }})
+		routes = map[string]http.Handler{"POST /teams/notify": bridge.Handler()}
+	}
 	httpSrv, err := api.New(api.Options{
 		Settings: settings,
 		Hub:      hub,
@@ -246,12 +257,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		TokenKey: key,
 		Addr:     cfg.HTTP.Listen,
 		Version:  versionString(),
-		Checks:   []api.Check{{Name: "store", Run: db0.Ping}},
+		Checks:   checks,
+		Routes:   routes,
 		Pprof:    cfg.HTTP.Pprof,
 		Stats: func() map[string]any {
 			m := map[string]any{"publications": tracker.Len()}
 			for k, v := range sipSrv.Stats() {
 				m[k] = v
+			}
+			if bridge != nil {
+				for k, v := range bridge.Stats() {
+					m[k] = v
+				}
 			}
 			return m
 		},
@@ -295,6 +312,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	wg.Go(func() { errs <- httpSrv.Run(ctx) })
+	if bridge != nil {
+		// Graph is never on the phones' path: the bridge runs beside them
+		// and its trouble shows in /healthz, not as a failed start.
+		wg.Go(func() {
+			if err := bridge.Run(ctx); err != nil {
+				log.Error("teams bridge stopped", "err", err)
+			}
+		})
+	}
 	log.Info("blfgw ready", "sip", sipSrv.Bound(), "http", httpSrv.Addr(), "extensions", len(cfg.Extensions))
 
 	var first error
