@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 BENCHFLAGS ?=
 PKGS     := ./...
 
-.PHONY: all build run watch publish test check deps unit fuzz-short fuzz bench bench-calls clean
+.PHONY: all build run watch publish teams-demo teams-set test check deps unit fuzz-short fuzz bench bench-calls clean
 
 all: build
 
@@ -46,6 +46,34 @@ publish: deps
 	  *) echo "STATE must be ringing, outgoing, busy, hold or idle"; exit 2;; esac; \
 	$(SIPP) -nostdin -p 15071 -sf testdata/sipp/demo_publish.xml -s $(EXT) -key state $$st -key direction $$dir \
 	  -key rendering $$r -timeout 10s -timeout_error >/dev/null && echo "published $(EXT) $(STATE)"
+
+# The Teams bridge against the bundled fake Graph (cmd/fakegraph), no tenant
+# needed: the fake on https://127.0.0.1:9443 (its certificate goes to
+# var/fakegraph-ca.pem), then the gateway on configs/teams-demo.toml. Ctrl-C
+# stops both.
+FAKEGRAPH := bin/fakegraph
+teams-demo: build
+	$(GO) build -o $(FAKEGRAPH) ./cmd/fakegraph
+	mkdir -p var
+	rm -f var/fakegraph-ca.pem
+	@./$(FAKEGRAPH) -listen 127.0.0.1:9443 -tls -cert-out var/fakegraph-ca.pem -allow-http-notify & fg=$$!; \
+	  trap "kill $$fg 2>/dev/null" EXIT INT TERM; \
+	  for i in $$(seq 50); do [ -s var/fakegraph-ca.pem ] && break; sleep 0.1; done; \
+	  ./$(BIN) serve -config configs/teams-demo.toml
+
+# Play the Teams side in the demo: make teams-set EXT=1003 TEAMS=Busy/InAMeeting
+# (TEAMS=clear removes the Teams client's presence; the fake's users are the
+# demo extensions' object ids, ending in the extension number).
+TEAMS ?= Busy/InAMeeting
+teams-set:
+	@id=00000000-0000-4000-8000-00000000$(EXT); \
+	if [ "$(TEAMS)" = clear ]; then \
+	  curl -fsS --cacert var/fakegraph-ca.pem -X DELETE https://127.0.0.1:9443/_fake/users/$$id/client >/dev/null; \
+	else \
+	  curl -fsS --cacert var/fakegraph-ca.pem -X POST https://127.0.0.1:9443/_fake/users/$$id/client \
+	    -d "{\"availability\":\"$$(echo $(TEAMS) | cut -d/ -f1)\",\"activity\":\"$$(echo $(TEAMS) | cut -d/ -f2)\"}" >/dev/null; \
+	fi; \
+	curl -fsS --cacert var/fakegraph-ca.pem https://127.0.0.1:9443/_fake/users/$$id/presence; echo
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

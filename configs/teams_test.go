@@ -961,3 +961,37 @@ func writeCA(t *testing.T, dir string) string {
 	}
 	return path
 }
+
+// TestTeamsDemoConfig: configs/teams-demo.toml, which make teams-demo
+// runs against the bundled fake, is valid once the fake has written its
+// certificate to var/fakegraph-ca.pem.
+func TestTeamsDemoConfig(t *testing.T) {
+	demo, err := filepath.Abs("teams-demo.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("var", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(writeCA(t, dir), filepath.Join("var", "fakegraph-ca.pem")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(demo)
+	if err != nil {
+		t.Fatalf("teams-demo.toml:\n%v", err)
+	}
+	if !c.Teams.Enabled || c.Teams.NotificationURL == "" || len(c.Teams.Accounts) != 1 || c.Teams.ClientSecret == "" {
+		t.Errorf("teams = %+v", c.Teams)
+	}
+	users := 0
+	for _, e := range c.Extensions {
+		if e.TeamsUser != "" {
+			users++
+		}
+	}
+	if users != len(c.Extensions) {
+		t.Errorf("%d of %d extensions have a teams_user", users, len(c.Extensions))
+	}
+}

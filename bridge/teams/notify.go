@@ -154,6 +154,8 @@ func (b *Bridge) subscribeLoop(ctx context.Context) {
 		case e := <-b.life:
 			timer.Stop()
 			b.lifecycle(ctx, e)
+		case <-b.wakeS:
+			timer.Stop()
 		case <-timer.C:
 		}
 	}

@@ -95,6 +95,7 @@ type Bridge struct {
 	wakeW  chan struct{} // the writer has work
 	wakeR  chan struct{} // the reader has work
 	wakeRe chan struct{} // a re-read was asked for
+	wakeS  chan struct{} // users were added: subscriptions may need to change
 	life   chan lifecycle
 
 	mu      sync.Mutex
@@ -192,6 +193,7 @@ func New(opt Options) (*Bridge, error) {
 		wakeW:  make(chan struct{}, 1),
 		wakeR:  make(chan struct{}, 1),
 		wakeRe: make(chan struct{}, 1),
+		wakeS:  make(chan struct{}, 1),
 		life:   make(chan lifecycle, 256),
 		byID:   map[string]*user{},
 		byExt:  map[string]*user{},
@@ -312,6 +314,7 @@ func (b *Bridge) resolve(ctx context.Context) {
 	b.unknown = unknown
 	b.mu.Unlock()
 	b.wake(b.wakeR)
+	b.wake(b.wakeS)
 }
 
 // resolveLoop retries the users that could not be resolved.
