@@ -96,7 +96,9 @@ type Bridge struct {
 	wakeR  chan struct{} // the reader has work
 	wakeRe chan struct{} // a re-read was asked for
 	wakeS  chan struct{} // users were added: subscriptions may need to change
-	life   chan lifecycle
+
+	refresh time.Duration // a call's session is sent again this often: half of CallExpiry
+	life    chan lifecycle
 
 	mu      sync.Mutex
 	byID    map[string]*user // resolved users by object id
@@ -188,17 +190,18 @@ func New(opt Options) (*Bridge, error) {
 		opt.Burst = 100
 	}
 	b := &Bridge{
-		opt:    opt,
-		log:    opt.Log.With("component", "teams"),
-		wakeW:  make(chan struct{}, 1),
-		wakeR:  make(chan struct{}, 1),
-		wakeRe: make(chan struct{}, 1),
-		wakeS:  make(chan struct{}, 1),
-		life:   make(chan lifecycle, 256),
-		byID:   map[string]*user{},
-		byExt:  map[string]*user{},
-		toRead: map[string]bool{},
-		subs:   map[string]*sub{},
+		opt:     opt,
+		log:     opt.Log.With("component", "teams"),
+		wakeW:   make(chan struct{}, 1),
+		wakeR:   make(chan struct{}, 1),
+		wakeRe:  make(chan struct{}, 1),
+		wakeS:   make(chan struct{}, 1),
+		refresh: opt.CallExpiry / 2,
+		life:    make(chan lifecycle, 256),
+		byID:    map[string]*user{},
+		byExt:   map[string]*user{},
+		toRead:  map[string]bool{},
+		subs:    map[string]*sub{},
 	}
 	g, err := newGraph(&b.opt, rate.NewLimiter(rate.Limit(opt.Rate), opt.Burst), &b.gate, b.count)
 	if err != nil {

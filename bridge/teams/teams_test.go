@@ -462,3 +462,68 @@ func testLog() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// TestSessionRefreshed: while a call lasts its session is sent again
+// before it expires (at half of call_expiry; here every 300 ms), each
+// time with the full expiry.
+func TestSessionRefreshed(t *testing.T) {
+	fake, srv := newFake(t, nil)
+	r := build(t, fake, srv, func(o *Options) { o.PollInterval = time.Hour })
+	r.b.refresh = 300 * time.Millisecond
+	r.run(t)
+	r.hub.SetDialogs("1001", presence.SourceSIP, call(presence.Confirmed, false))
+	eventually(t, 2*time.Second, "alice in a call", func() bool {
+		_, ok := fake.AppSession(alice, appID)
+		return ok
+	})
+	first, _ := fake.AppSession(alice, appID)
+	eventually(t, 3*time.Second, "three refreshes", func() bool {
+		return fake.Stats().Requests[fakegraph.OpSetPresence] >= 4
+	})
+	s, _ := fake.AppSession(alice, appID)
+	if !s.LastRefresh.After(first.LastRefresh) || !s.Expires.After(first.Expires) {
+		t.Errorf("the session was not refreshed: first %+v, now %+v", first, s)
+	}
+	r.hub.SetDialogs("1001", presence.SourceSIP, nil)
+	eventually(t, 2*time.Second, "cleared", func() bool {
+		_, ok := fake.AppSession(alice, appID)
+		return !ok
+	})
+	n := fake.Stats().Requests[fakegraph.OpSetPresence]
+	time.Sleep(700 * time.Millisecond)
+	if m := fake.Stats().Requests[fakegraph.OpSetPresence]; m != n {
+		t.Errorf("setPresence went on after the call: %d then %d", n, m)
+	}
+}
+
+// TestApplyOrderAndEcho: a reading older than one applied (by Graph's
+// sequenceNumber) is dropped; while the bridge's session is up its own
+// pair, and Busy/Busy, are echoes; the user's own state is not.
+func TestApplyOrderAndEcho(t *testing.T) {
+	fake, srv := newFake(t, nil)
+	r := build(t, fake, srv, nil)
+	b := r.b
+	b.mu.Lock()
+	b.addLocked("1001", alice)
+	b.mu.Unlock()
+	b.apply(reading{id: alice, av: "Busy", act: "InAMeeting", seq: "0005"})
+	b.apply(reading{id: alice, av: "Available", act: "Available", seq: "0004"})
+	if c := cloudOf(r.hub, "1001"); c.Detail != "Busy/InAMeeting" || b.st.stale.Load() != 1 {
+		t.Fatalf("after an older reading: %+v (stale %d)", c, b.st.stale.Load())
+	}
+	b.mu.Lock()
+	u := b.byID[alice]
+	u.session = b.opt.Call
+	u.echoes, u.echoUntil = []Pair{b.opt.Call, {"Busy", "Busy"}}, time.Now().Add(time.Hour)
+	b.mu.Unlock()
+	b.apply(reading{id: alice, av: "Available", act: "Available", seq: "0006"})
+	b.apply(reading{id: alice, av: "Busy", act: "InACall", seq: "0007"})
+	b.apply(reading{id: alice, av: "Busy", act: "Busy", seq: "0008"})
+	if c := cloudOf(r.hub, "1001"); c.State != presence.CloudAvailable || b.st.echoes.Load() != 2 {
+		t.Fatalf("echoes taken for the user's own: %+v (echoes %d)", c, b.st.echoes.Load())
+	}
+	b.apply(reading{id: alice, av: "DoNotDisturb", act: "Presenting", seq: "0009"})
+	if c := cloudOf(r.hub, "1001"); c.Detail != "DoNotDisturb/Presenting" {
+		t.Fatalf("the user's own presenting during the call: %+v", c)
+	}
+}

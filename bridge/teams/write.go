@@ -141,7 +141,7 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 		switch {
 		case w.session != (Pair{}) && (w.session != session || !now.Before(refreshAt)):
 			if err = b.g.setPresence(ctx, u.id, w.session, b.opt.CallExpiry); err == nil {
-				session, refreshAt = w.session, time.Now().Add(b.opt.CallExpiry/2)
+				session, refreshAt = w.session, time.Now().Add(b.refresh)
 				b.st.writes.Add(1)
 			}
 		case w.session == (Pair{}) && session != (Pair{}):
