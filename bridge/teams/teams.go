@@ -229,7 +229,10 @@ func (b *Bridge) count(op string, err error) {
 		if retryable(err) {
 			b.st.failures.Add(1)
 			b.mu.Lock()
-			b.lastErr, b.errAt = describe(err), time.Now()
+			if b.lastErr == nil {
+				b.errAt = time.Now() // "failing since": the first of the run
+			}
+			b.lastErr = describe(err)
 			b.mu.Unlock()
 		}
 		return
