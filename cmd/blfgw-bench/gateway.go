@@ -101,7 +101,8 @@ func (b *bench) startGateway(ctx context.Context, name string, exts []string, en
 }
 
 // startGatewayWith is startGateway with extra TOML at the end of the
-// config (a [proxy] table, more [[extensions]]).
+// config (a [proxy] table, more [[extensions]], a [teams] table); {http}
+// in it becomes the gateway's HTTP port.
 func (b *bench) startGatewayWith(ctx context.Context, name string, exts []string, extra string, env ...string) (*gateway, error) {
 	// A fresh directory (and database) for every start: a reused
 	// database would restore the previous run's subscriptions.
@@ -111,9 +112,6 @@ func (b *bench) startGatewayWith(ctx context.Context, name string, exts []string
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "blfgw.toml")
-	if err := writeConfig(cfg, exts, extra); err != nil {
-		return nil, err
-	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		sipPort, err := freeUDPPort()
@@ -122,6 +120,10 @@ func (b *bench) startGatewayWith(ctx context.Context, name string, exts []string
 		}
 		httpPort, err := freeTCPPort()
 		if err != nil {
+			return nil, err
+		}
+		// {http} in extra is the gateway's HTTP port (a URL Graph calls back).
+		if err := writeConfig(cfg, exts, strings.ReplaceAll(extra, "{http}", strconv.Itoa(httpPort))); err != nil {
 			return nil, err
 		}
 		g := &gateway{

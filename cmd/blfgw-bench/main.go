@@ -18,7 +18,13 @@
 //  5. calls/s through the edge proxy without a failed call, and the delay
 //     from the 200 OK passing the proxy to the busy NOTIFY reaching the
 //     1,000 watchers of the called extensions (p50/p99; SIPp callers at
-//     rising rates, one SIPp callee registered for every called extension).
+//     rising rates, one SIPp callee registered for every called extension);
+//  6. the Teams bridge keeping 10,000 users in sync through the fake
+//     Microsoft Graph (bridge/teams/fakegraph, served over TLS by the
+//     harness with Graph's 1,500 requests per 30 s limit on): Graph
+//     requests per minute in steady state, after a company-wide meeting
+//     starts and for a burst of phone calls, and the delay from a Teams
+//     change to the watchers' NOTIFY (phase_teams.go).
 //
 // Every load is bounded in count and time, every process it starts is
 // stopped at the end, also on Ctrl-C or error. Figures are reported, never
@@ -27,7 +33,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/blfgw-bench -bin bin/blfgw [-phase all|subscribe|fanout|memory|notify|calls] [-quick] [-profile]
+//	go run ./cmd/blfgw-bench -bin bin/blfgw [-phase all|subscribe|fanout|memory|notify|calls|teams] [-quick] [-profile]
 package main
 
 import (
@@ -58,7 +64,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/blfgw", "gateway binary to benchmark")
-	flag.StringVar(&o.phase, "phase", "all", "phase to run: all, subscribe, fanout, memory, notify or calls")
+	flag.StringVar(&o.phase, "phase", "all", "phase to run: all, subscribe, fanout, memory, notify, calls or teams")
 	flag.BoolVar(&o.quick, "quick", false, "small counts: a smoke run of about a minute")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, SIPp logs) for inspection")
 	flag.BoolVar(&o.profile, "profile", false, "save a gateway CPU profile of every calls step in the work directory (implies -keep)")
@@ -96,6 +102,7 @@ func run(o options) int {
 		{"memory", b.phaseMemory},
 		{"notify", b.phaseNotify},
 		{"calls", b.phaseCalls},
+		{"teams", b.phaseTeams},
 	}
 	var broke error
 	for _, p := range phases {
@@ -118,6 +125,7 @@ func run(o options) int {
 	}
 	procs.stopAll()
 	b.summary()
+	teamsSummary()
 	if o.keep {
 		fmt.Printf("\nwork directory kept: %s\n", o.workDir)
 	}
@@ -135,9 +143,9 @@ func run(o options) int {
 // prepare checks the tools and files the run needs.
 func prepare(o *options) error {
 	switch o.phase {
-	case "all", "subscribe", "fanout", "memory", "notify", "calls":
+	case "all", "subscribe", "fanout", "memory", "notify", "calls", "teams":
 	default:
-		return fmt.Errorf("unknown -phase %q (all, subscribe, fanout, memory, notify, calls)", o.phase)
+		return fmt.Errorf("unknown -phase %q (all, subscribe, fanout, memory, notify, calls, teams)", o.phase)
 	}
 	if runtime.GOOS != "linux" {
 		return errors.New("needs Linux (/proc is read for RSS and CPU time)")
