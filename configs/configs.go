@@ -2,7 +2,8 @@
 //
 // Decoding is strict (an unknown key is an error), defaults fill only the
 // keys the file leaves out, the *_file and *_env secret sources are resolved
-// (into Extension.Password, Teams.ClientSecret and TeamsAccount.Password),
+// (into Extension.Password, Teams.ClientSecret, TeamsAccount.Password and
+// Genesys.ClientSecret),
 // and validation looks at the whole file and reports
 // every problem at once, each as
 //
@@ -63,6 +64,7 @@ type Config struct {
 	Presence    Presence     `toml:"presence"`
 	Proxy       Proxy        `toml:"proxy"`
 	Teams       Teams        `toml:"teams"`
+	Genesys     Genesys      `toml:"genesys"`
 	Departments []Department `toml:"departments"`
 	Extensions  []Extension  `toml:"extensions"`
 
@@ -213,6 +215,7 @@ type Extension struct {
 	Idle         string `toml:"idle"`              // "", "empty" or "dummy": body profile for this extension's own phones as watchers
 	SingleDialog *bool  `toml:"single_dialog"`     // nil = inherit
 	TeamsUser    string `toml:"teams_user"`        // Entra object id (GUID) or UPN of the user's Teams account; "" = none; unique (case-insensitive)
+	GenesysUser  string `toml:"genesys_user"`      // Genesys Cloud user id (GUID) or email of the user's Genesys account; "" = none; unique (case-insensitive)
 
 	// The UserFields: the file gives their initial values. nil means the
 	// file does not set the field, which must leave a value the user chose
@@ -254,6 +257,9 @@ func (e Extension) LogValue() slog.Value {
 	if e.TeamsUser != "" {
 		attrs = append(attrs, slog.String("teams_user", e.TeamsUser))
 	}
+	if e.GenesysUser != "" {
+		attrs = append(attrs, slog.String("genesys_user", e.GenesysUser))
+	}
 	return slog.GroupValue(attrs...)
 }
 
@@ -263,14 +269,18 @@ func (e Extension) String() string {
 	if e.Password != "" {
 		pw = redacted
 	}
-	return fmt.Sprintf("{Number:%s Name:%s Department:%s Role:%s Password:%s PasswordFile:%s PasswordEnv:%s Idle:%s TeamsUser:%s}",
-		e.Number, e.Name, e.Department, e.Role, pw, e.PasswordFile, e.PasswordEnv, e.Idle, e.TeamsUser)
+	return fmt.Sprintf("{Number:%s Name:%s Department:%s Role:%s Password:%s PasswordFile:%s PasswordEnv:%s Idle:%s TeamsUser:%s GenesysUser:%s}",
+		e.Number, e.Name, e.Department, e.Role, pw, e.PasswordFile, e.PasswordEnv, e.Idle, e.TeamsUser, e.GenesysUser)
 }
 
 // GoString covers %#v, which bypasses String.
 func (e Extension) GoString() string {
 	return "configs.Extension" + e.String()
 }
+
+// Format keeps the password out of every verb (%d and %x would otherwise
+// print the fields), as Teams and Genesys do.
+func (e Extension) Format(s fmt.State, verb rune) { formatRedacted(s, verb, e) }
 
 // LogValue summarises the configuration for a startup log line; the
 // extensions (and so their passwords) are only counted.
@@ -285,6 +295,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("departments", len(c.Departments)),
 		slog.Int("extensions", len(c.Extensions)),
 		slog.Bool("teams", c.Teams.Enabled),
+		slog.Bool("genesys", c.Genesys.Enabled),
 	)
 }
 
@@ -588,6 +599,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.teamsDefaults()
+	c.genesysDefaults()
 }
 
 // MarkOverridden records that the value at key (a key path such as

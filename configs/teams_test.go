@@ -637,31 +637,51 @@ func TestTeamsUser(t *testing.T) {
 }
 
 func TestTeamsSecretSources(t *testing.T) {
-	dir := t.TempDir()
-	secretFile := filepath.Join(dir, "secret")
+	checkSecretSources(t, secretSection{
+		base: okTeams + teamsOn[:strings.Index(teamsOn, "client_secret")],
+		env:  "BLFGW_TEST_TEAMS_SECRET",
+		get:  func(c *Config) *string { return &c.Teams.ClientSecret },
+		on:   func(c *Config, on bool) { c.Teams.Enabled = on },
+		sources: func(c *Config, file, env string) {
+			c.Teams.ClientSecretFile, c.Teams.ClientSecretEnv = file, env
+		},
+	})
+}
+
+// secretSection is what checkSecretSources needs to know of a section
+// with a client secret ([teams], [genesys]).
+type secretSection struct {
+	base    string // a valid document up to the secret key, enabled
+	env     string // the variable the test sets to "from-env"
+	get     func(*Config) *string
+	on      func(*Config, bool)
+	sources func(c *Config, file, env string)
+}
+
+// checkSecretSources: the secret comes inline, from a file or from the
+// environment; validating again reads a rotated file, drops the secret
+// when the section is disabled, and follows a source switched in code.
+func checkSecretSources(t *testing.T, s secretSection) {
+	t.Helper()
+	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("BLFGW_TEST_TEAMS_SECRET", "from-env")
-	base := okTeams + teamsOn[:strings.Index(teamsOn, "client_secret")]
-
+	t.Setenv(s.env, "from-env")
 	for _, tt := range []struct{ key, want string }{
 		{"client_secret = \"inline\"\n", "inline"},
 		{"client_secret_file = \"" + secretFile + "\"\n", "from-file"},
-		{"client_secret_env = \"BLFGW_TEST_TEAMS_SECRET\"\n", "from-env"},
+		{"client_secret_env = \"" + s.env + "\"\n", "from-env"},
 	} {
-		c, err := Parse("t.toml", []byte(base+tt.key))
+		c, err := Parse("t.toml", []byte(s.base+tt.key))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Teams.ClientSecret != tt.want {
-			t.Errorf("%s: ClientSecret = %q, want %q", tt.key, c.Teams.ClientSecret, tt.want)
+		if got := *s.get(c); got != tt.want {
+			t.Errorf("%s: ClientSecret = %q, want %q", tt.key, got, tt.want)
 		}
 	}
-
-	// Validating again neither takes the resolved secret for an inline one
-	// nor keeps a stale one: a rotated file is read again.
-	c, err := Parse("t.toml", []byte(base+"client_secret_file = \""+secretFile+"\"\n"))
+	c, err := Parse("t.toml", []byte(s.base+"client_secret_file = \""+secretFile+"\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -671,25 +691,23 @@ func TestTeamsSecretSources(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("second Validate: %v", err)
 	}
-	if c.Teams.ClientSecret != "rotated" {
-		t.Errorf("after rotation: %q", c.Teams.ClientSecret)
+	if got := *s.get(c); got != "rotated" {
+		t.Errorf("after rotation: %q", got)
 	}
-	// Disabled, the bridge keeps no secret it will not use.
-	c.Teams.Enabled = false
+	s.on(c, false)
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Teams.ClientSecret != "" {
-		t.Errorf("disabled: ClientSecret = %q", c.Teams.ClientSecret)
+	if got := *s.get(c); got != "" {
+		t.Errorf("disabled: ClientSecret = %q", got)
 	}
-	// A source switched in code is taken in place of the resolved one.
-	c.Teams.Enabled = true
-	c.Teams.ClientSecretFile, c.Teams.ClientSecretEnv = "", "BLFGW_TEST_TEAMS_SECRET"
+	s.on(c, true)
+	s.sources(c, "", s.env)
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Teams.ClientSecret != "from-env" {
-		t.Errorf("switched to env: %q", c.Teams.ClientSecret)
+	if got := *s.get(c); got != "from-env" {
+		t.Errorf("switched to env: %q", got)
 	}
 }
 

@@ -41,8 +41,9 @@ const (
 //
 // It also derives what the rest of the gateway reads: Listeners,
 // TrustedNets, Extension.Password from password_file or password_env, the
-// [teams] secrets likewise while teams is enabled (all read again on every
-// call, so a reload picks up a rotated secret), and the [teams] defaults.
+// [teams] and [genesys] secrets likewise while the bridge is enabled (all
+// read again on every call, so a reload picks up a rotated secret), and the
+// [teams] and [genesys] defaults.
 // It may be called again after the caller changes fields; see
 // MarkOverridden for how such values are reported.
 func (c *Config) Validate() error {
@@ -57,6 +58,7 @@ func (c *Config) Validate() error {
 	numbers := v.extensions(depts)
 	v.presence(depts, numbers)
 	v.teams()
+	v.genesys()
 	return asError(v.problems)
 }
 
@@ -577,7 +579,7 @@ func checkText(msg string, limit int) error {
 // secretRef is a secret that may be written inline or come from a file or
 // an environment variable, each under its own key.
 type secretRef struct {
-	key       string  // the table holding the keys: "extensions[0]", "teams"
+	key       string  // the table holding the keys: "extensions[0]", "teams", "genesys"
 	name      string  // the inline key; the others are name+"_file" and name+"_env"
 	value     *string // the inline value, and where a resolved one goes
 	file, env string

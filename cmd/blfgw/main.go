@@ -29,6 +29,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   blfgw serve -config FILE [-sip LIST] [-http ADDR] [-db PATH]
   blfgw check-config FILE
+  blfgw import-genesys-mappings FILE
   blfgw version
 `)
 }

@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "import-genesys-mappings":
+		return importGenesysMappings(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "blfgw", versionString())
 		return nil
@@ -243,11 +245,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	gen, err := genesysBridge(cfg, db0, hub, log)
+	if err != nil {
+		return err
+	}
+	if gen != nil {
+		if err := checkGenesys(ctx, cfg, gen); err != nil {
+			printConfigErr(stderr, err)
+			return errConfig{err}
+		}
+	}
 	checks := []api.Check{{Name: "store", Run: db0.Ping}}
 	var routes map[string]http.Handler
 	if bridge != nil {
 		checks = append(checks, api.Check{Name: "teams", Soft: true, Run: func(context.Context) error { return bridge.Health() }})
 		routes = map[string]http.Handler{"POST /teams/notify": bridge.Handler()}
+	}
+	if gen != nil {
+		checks = append(checks, api.Check{Name: "genesys", Soft: true, Run: func(context.Context) error { return gen.Health() }})
 	}
 	httpSrv, err := api.New(api.Options{
 		Settings: settings,
@@ -267,6 +282,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 			if bridge != nil {
 				for k, v := range bridge.Stats() {
+					m[k] = v
+				}
+			}
+			if gen != nil {
+				for k, v := range gen.Stats() {
 					m[k] = v
 				}
 			}
@@ -318,6 +338,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		wg.Go(func() {
 			if err := bridge.Run(ctx); err != nil {
 				log.Error("teams bridge stopped", "err", err)
+			}
+		})
+	}
+	if gen != nil {
+		wg.Go(func() {
+			if err := gen.Run(ctx); err != nil {
+				log.Error("genesys bridge stopped", "err", err)
 			}
 		})
 	}
