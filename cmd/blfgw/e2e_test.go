@@ -209,6 +209,9 @@ type gwConfig struct {
 	// {http} in it becomes the gateway's HTTP port. With it, every
 	// extension gets teams_user = teamsID(number).
 	Teams string
+	// Genesys is the body of the [genesys] table ("" leaves it off); with
+	// it, every extension gets genesys_user = genesysID(number).
+	Genesys string
 }
 
 type gateway struct {
@@ -282,6 +285,9 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 		if c.Teams != "" {
 			fmt.Fprintf(&b, "teams_user = %q\n", teamsID(e.Number))
 		}
+		if c.Genesys != "" {
+			fmt.Fprintf(&b, "genesys_user = %q\n", genesysID(e.Number))
+		}
 		if extra, ok := c.Ext[e.Number]; ok {
 			fmt.Fprintf(&b, "%s\n\n", extra)
 			continue
@@ -296,6 +302,9 @@ func startGateway(t testing.TB, c gwConfig) *gateway {
 	}
 	if c.Teams != "" {
 		fmt.Fprintf(&b, "[teams]\n%s\n", strings.ReplaceAll(c.Teams, "{http}", strconv.Itoa(g.httpPort)))
+	}
+	if c.Genesys != "" {
+		fmt.Fprintf(&b, "[genesys]\n%s\n", c.Genesys)
 	}
 	if err := os.WriteFile(g.cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
