@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -71,6 +72,10 @@ func (b *Bridge) stream(ctx context.Context, n int, ids []string) error {
 			b.log.Warn("genesys: topic rejected", "topic", t.ID, "reason", t.RejectionReason)
 		}
 	}
+	// On the way out: close the socket, cancel, then wait for the reader
+	// and the reconcile (defers run last first).
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	conn, _, err := websocket.Dial(sctx, ch.ConnectURI, &websocket.DialOptions{HTTPClient: b.opt.DialClient})
@@ -85,14 +90,14 @@ func (b *Bridge) stream(ctx context.Context, n int, ids []string) error {
 	b.log.Info("genesys: notification channel up", "channel", n, "users", len(ids), "topics", len(topics))
 
 	// Whatever changed while the socket was down.
-	go b.reconcile(sctx, ids)
+	wg.Go(func() { b.reconcile(sctx, ids) })
 
 	resub := time.NewTimer(b.opt.Resubscribe)
 	defer resub.Stop()
 	silence := b.opt.Heartbeat * 5 / 2
 	msgs := make(chan []byte)
 	errs := make(chan error, 1)
-	go func() {
+	wg.Go(func() {
 		for {
 			_, data, err := conn.Read(sctx)
 			if err != nil {
@@ -105,7 +110,7 @@ func (b *Bridge) stream(ctx context.Context, n int, ids []string) error {
 				return
 			}
 		}
-	}()
+	})
 	watchdog := time.NewTimer(silence)
 	defer watchdog.Stop()
 	for {
