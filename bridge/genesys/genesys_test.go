@@ -60,9 +60,9 @@ func testLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newFake(t *testing.T) (*fakegenesys.Server, *httptest.Server) {
+func newFake(t *testing.T, edit ...func(*fakegenesys.Options)) (*fakegenesys.Server, *httptest.Server) {
 	t.Helper()
-	fake := fakegenesys.New(fakegenesys.Options{
+	opt := fakegenesys.Options{
 		Clients: map[string]string{clientID: secret},
 		Users: []fakegenesys.User{
 			{ID: agent, Email: "alice@contoso.example", Name: "Alice"},
@@ -72,7 +72,11 @@ func newFake(t *testing.T) (*fakegenesys.Server, *httptest.Server) {
 		Heartbeat:          100 * time.Millisecond,
 		SocketClosingDelay: 100 * time.Millisecond,
 		Log:                testLog(),
-	})
+	}
+	for _, e := range edit {
+		e(&opt)
+	}
+	fake := fakegenesys.New(opt)
 	srv := httptest.NewServer(fake.Handler())
 	t.Cleanup(func() { srv.Close(); fake.Close() })
 	return fake, srv
@@ -119,9 +123,9 @@ type rig struct {
 	stop func()
 }
 
-func start(t *testing.T, edit func(*Options)) *rig {
+func start(t *testing.T, edit func(*Options), fakeEdit ...func(*fakegenesys.Options)) *rig {
 	t.Helper()
-	fake, srv := newFake(t)
+	fake, srv := newFake(t, fakeEdit...)
 	hub := presence.NewHub()
 	opt := Options{
 		Client: ClientOptions{APIURL: srv.URL, LoginURL: srv.URL, ClientID: clientID, ClientSecret: secret, HTTPClient: srv.Client()},
@@ -378,4 +382,23 @@ func TestThrottled(t *testing.T) {
 	if waited := time.Since(began); waited < 1500*time.Millisecond {
 		t.Errorf("the PATCH landed %v after a 429 with Retry-After: 2", waited)
 	}
+}
+
+// TestChannelResubscribed: the channel's topics are put again before it
+// expires, so it lives on without a reconnect (here a 1 s lifetime,
+// resubscribed every 300 ms).
+func TestChannelResubscribed(t *testing.T) {
+	r := start(t, func(o *Options) { o.Resubscribe = 300 * time.Millisecond },
+		func(o *fakegenesys.Options) { o.ChannelLifetime = time.Second; o.SweepInterval = 50 * time.Millisecond })
+	time.Sleep(2500 * time.Millisecond)
+	if n := r.b.st.reconnects.Load(); n != 0 {
+		t.Errorf("%d reconnects: the channel expired", n)
+	}
+	if chs := r.fake.Channels(); len(chs) != 1 || !chs[0].Connected {
+		t.Errorf("channels = %+v", chs)
+	}
+	if err := r.fake.SetPresence(colleague, "Break"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "events still flowing", func() bool { return cloudOf(r.hub, "1002").State == presence.CloudAway })
 }
