@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +141,24 @@ func TestE2EGenesys(t *testing.T) {
 	}
 	if toInt(h.Stats["genesys_echoes"]) < 1 {
 		t.Errorf("no echo of the bridge's own PATCHes was counted: %v", h.Stats["genesys_echoes"])
+	}
+}
+
+// TestServeGenesysUnknownPresence: a presence name the Genesys org does
+// not have stops the start like any configuration error, at its line.
+func TestServeGenesysUnknownPresence(t *testing.T) {
+	_, body := startFakeGenesys(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gw.toml")
+	doc := "[sip]\ndomain = \"pbx.test\"\n\n[[extensions]]\nnumber = \"1001\"\nname = \"A\"\npassword = \"pw-1001\"\ngenesys_user = \"" + genesysID("1001") + "\"\n\n" +
+		"[genesys]\n" + body + "\n[genesys.to_genesys]\naway = \"Lunchh\"\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	err := run(t.Context(), []string{"serve", "-config", cfg, "-sip", "udp:127.0.0.1:0", "-http", "127.0.0.1:0", "-db", filepath.Join(dir, "gw.db")}, &out, &errOut)
+	want := cfg + `:18:8: genesys.to_genesys.away: the Genesys org has no presence named "Lunchh"`
+	if exitCode(err) != 3 || !strings.Contains(errOut.String(), want) {
+		t.Fatalf("exit %d (%v), want 3 and %q in:\n%s", exitCode(err), err, want, errOut.String())
 	}
 }
