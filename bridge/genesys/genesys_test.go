@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -154,8 +155,9 @@ func start(t *testing.T, edit func(*Options), fakeEdit ...func(*fakegenesys.Opti
 	go func() { defer close(done); _ = b.Run(ctx) }()
 	r := &rig{fake: fake, hub: hub, b: b, stop: sync.OnceFunc(func() { cancel(); <-done })}
 	t.Cleanup(r.stop)
-	eventually(t, 3*time.Second, "the notification channel up", func() bool {
-		return b.Stats()["genesys_channels"] == 1
+	eventually(t, 3*time.Second, "the notification channels up", func() bool {
+		n, _ := b.Stats()["genesys_channels"].(int)
+		return n >= 1
 	})
 	return r
 }
@@ -401,4 +403,31 @@ func TestChannelResubscribed(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, "events still flowing", func() bool { return cloudOf(r.hub, "1002").State == presence.CloudAway })
+}
+
+// TestManyUsersSeveralChannels: 1,200 users need 2,400 topics, more than
+// one channel takes (1,000): the bridge opens three, and every user's
+// changes arrive.
+func TestManyUsersSeveralChannels(t *testing.T) {
+	users := map[string]string{}
+	var fakeUsers []fakegenesys.User
+	for i := range 1200 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", 5000+i)
+		users[fmt.Sprint(5000+i)] = id
+		fakeUsers = append(fakeUsers, fakegenesys.User{ID: id, Email: fmt.Sprintf("u%d@contoso.example", i), Name: fmt.Sprint("User ", i)})
+	}
+	r := start(t, func(o *Options) { o.Users = users }, func(o *fakegenesys.Options) { o.Users = append(o.Users, fakeUsers...) })
+	eventually(t, 5*time.Second, "three channels", func() bool { return r.b.Stats()["genesys_channels"] == 3 })
+	for _, c := range r.fake.Channels() {
+		if len(c.Topics) > 1000 {
+			t.Errorf("channel %s has %d topics", c.ID, len(c.Topics))
+		}
+	}
+	for _, i := range []int{0, 499, 500, 1199} {
+		id, ext := users[fmt.Sprint(5000+i)], fmt.Sprint(5000+i)
+		if err := r.fake.SetPresence(id, "Meeting"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Second, ext+" in a meeting", func() bool { return cloudOf(r.hub, ext).State == presence.CloudBusy })
+	}
 }
