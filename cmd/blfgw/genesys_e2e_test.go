@@ -91,8 +91,10 @@ func TestE2EGenesys(t *testing.T) {
 	talking := call{ID: "call-g", Direction: "recipient", State: "confirmed", Remote: "sip:300@" + e2eDomain}
 	pub := g.publish(tp, publication{Ext: "1005", Body: dialogInfo("1005", talking), Expires: 600})
 	within(t, 2*time.Second, "1005 busy in Genesys", func() bool { return genesysPresence(gfake, "1005") == "Busy" })
-	g.publish(tp, publication{Ext: "1005", IfMatch: pub.ETag, Body: dialogInfo("1005"), Expires: 600})
+	t.Logf("PUBLISH 200 to Genesys Busy: %v", time.Since(pub.At).Round(time.Millisecond))
+	end := g.publish(tp, publication{Ext: "1005", IfMatch: pub.ETag, Body: dialogInfo("1005"), Expires: 600})
 	within(t, 2*time.Second, "1005's training restored", func() bool { return genesysPresence(gfake, "1005") == "Training" })
+	t.Logf("end of call to Genesys Training restored: %v", time.Since(end.At).Round(time.Millisecond))
 
 	// On Queue: never touched, by a call or by Teams.
 	if err := gfake.SetPresence(genesysID("1006"), "On Queue"); err != nil {
