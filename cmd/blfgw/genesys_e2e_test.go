@@ -66,18 +66,12 @@ func TestE2EGenesys(t *testing.T) {
 	// Genesys -> lamps.
 	w := g.watch(tp, watch{Ext: "1004", Expires: 600})
 	w.waitNotifies(1, 10*time.Second)
-	// The Genesys path is fast enough (a few ms) to land a NOTIFY while
-	// SIPp is still between its 200 and its receive loop, which it
-	// takes for an unexpected message: let it get back to the loop.
-	settle := func() { time.Sleep(200 * time.Millisecond) }
-	settle()
 	if err := gfake.SetPresence(genesysID("1004"), "Meeting"); err != nil {
 		t.Fatal(err)
 	}
 	changed := time.Now()
 	waitLamps(t, w, []string{"idle", "busy"}, 2*time.Second)
 	t.Logf("Genesys Meeting to busy NOTIFY: %v", time.Since(changed).Round(time.Millisecond))
-	settle()
 	if err := gfake.SetPresence(genesysID("1004"), "Available"); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +122,6 @@ func TestE2EGenesys(t *testing.T) {
 
 	// A dropped WebSocket: reconnected, and the change made while it was
 	// down reaches the lamp by the reconcile.
-	settle()
 	gfake.DropSockets()
 	if err := gfake.SetPresence(genesysID("1004"), "Busy"); err != nil {
 		t.Fatal(err)
