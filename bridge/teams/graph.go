@@ -87,8 +87,8 @@ func (c *credentials) GetAuthorizationToken(ctx context.Context, _ *url.URL, _ m
 }
 
 func (c *credentials) GetAllowedHostsValidator() *absauth.AllowedHostsValidator {
-	v := absauth.NewAllowedHostsValidator(nil) // graph_url is the admin's choice
-	return &v
+	v, _ := absauth.NewAllowedHostsValidatorErrorCheck(nil) // no list: graph_url is the admin's choice
+	return v
 }
 
 // reset drops the cached token.

@@ -127,12 +127,6 @@ func (rc *receiver) lifecycleEvents() []entry {
 	return append([]entry(nil), rc.lifecycle...)
 }
 
-func (rc *receiver) validationCount() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.validations)
-}
-
 // subBody is a presence subscription request for ids, expiring in d on the
 // env's clock.
 func (e *env) subBody(rc *receiver, d time.Duration, ids ...string) map[string]any {
