@@ -83,10 +83,11 @@ func genesysBridge(cfg *configs.Config, db *store.DB, hub *presence.Hub, log *sl
 
 // checkGenesys reads the org's presence definitions before the gateway
 // reports ready: a name the org does not have stops the start like any
-// other configuration error. An org that cannot be reached does not; the
-// bridge keeps trying and /healthz says why.
+// other configuration error. An org that cannot be reached within 5 s
+// does not hold the phones back; the bridge keeps trying and /healthz
+// says why.
 func checkGenesys(ctx context.Context, cfg *configs.Config, b *genesys.Bridge) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := b.Check(ctx)
 	var names genesys.NameErrors
