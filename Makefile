@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 BENCHFLAGS ?=
 PKGS     := ./...
 
-.PHONY: all build run watch publish teams-demo teams-set test check deps unit fuzz-short fuzz bench bench-calls clean
+.PHONY: all build run watch publish teams-demo teams-set genesys-set test check deps unit fuzz-short fuzz bench bench-calls clean
 
 all: build
 
@@ -52,12 +52,15 @@ publish: deps
 # var/fakegraph-ca.pem), then the gateway on configs/teams-demo.toml. Ctrl-C
 # stops both.
 FAKEGRAPH := bin/fakegraph
+FAKEGENESYS := bin/fakegenesys
 teams-demo: build
 	$(GO) build -o $(FAKEGRAPH) ./cmd/fakegraph
+	$(GO) build -o $(FAKEGENESYS) ./cmd/fakegenesys
 	mkdir -p var
 	rm -f var/fakegraph-ca.pem
 	@./$(FAKEGRAPH) -listen 127.0.0.1:9443 -tls -cert-out var/fakegraph-ca.pem -allow-http-notify & fg=$$!; \
-	  trap "kill $$fg 2>/dev/null" EXIT INT TERM; \
+	  ./$(FAKEGENESYS) -listen 127.0.0.1:9444 & fgen=$$!; \
+	  trap "kill $$fg $$fgen 2>/dev/null" EXIT INT TERM; \
 	  for i in $$(seq 50); do [ -s var/fakegraph-ca.pem ] && break; sleep 0.1; done; \
 	  ./$(BIN) serve -config configs/teams-demo.toml
 
@@ -74,6 +77,14 @@ teams-set:
 	    -d "{\"availability\":\"$$(echo $(TEAMS) | cut -d/ -f1)\",\"activity\":\"$$(echo $(TEAMS) | cut -d/ -f2)\"}" >/dev/null; \
 	fi; \
 	curl -fsS --cacert var/fakegraph-ca.pem https://127.0.0.1:9443/_fake/users/$$id/presence; echo
+
+# Play the agent in Genesys: make genesys-set EXT=1003 PRESENCE="On Queue"
+# (a system presence by name, or the id of one).
+PRESENCE ?= Meeting
+genesys-set:
+	@id=00000000-0000-4000-8000-00000000$(EXT); \
+	curl -fsS -X POST http://127.0.0.1:9444/_fake/users/$$id/presence -d '{"presence":"$(PRESENCE)"}' >/dev/null; \
+	curl -fsS http://127.0.0.1:9444/_fake/users/$$id/presence; echo
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
