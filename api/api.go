@@ -47,7 +47,12 @@ type Options struct {
 	Hub      *presence.Hub                                                 // required with Settings
 	Password func(number string) (string, bool)                            // an extension's SIP password, for login; required with Settings
 	Audit    func(ctx context.Context, q AuditQuery) ([]AuditEntry, error) // nil: no /api/v1/audit
-	TokenKey []byte                                                        // HMAC key for tokens, at least 32 bytes; nil: a random one (tokens die with the process)
+	TokenKey []byte                                                        // HMAC key for tokens and sessions, at least 32 bytes; nil: a random one (tokens die with the process)
+
+	// Browser sessions and the event stream (session.go, events.go).
+	SessionTTL time.Duration // a browser session's absolute lifetime; 0: 8 h
+	EventsPing time.Duration // between keep-alive comments on an event stream; 0: 15 s
+	MaxStreams int           // open event streams in all; 0: 1,000
 }
 
 // Server serves the HTTP API.
@@ -61,6 +66,16 @@ type Server struct {
 	byExt  *limiter     // failed logins per extension
 	byAddr *limiter     // failed logins per source address
 	skew   atomic.Int64 // added to the clock; tests move time forward
+
+	sess       *sessions
+	sessionTTL time.Duration
+	eventsPing time.Duration
+	maxStreams int
+	streams    streams
+	// streamsCtx ends every event stream when Run stops: Shutdown waits for
+	// handlers to return, and a stream's would not by itself.
+	streamsCtx  context.Context
+	stopStreams context.CancelFunc
 }
 
 // New binds the listener now, so an address in use is reported at start.
@@ -86,7 +101,20 @@ func New(opt Options) (*Server, error) {
 		}
 		s.byExt = newLimiter(0)
 		s.byAddr = newLimiter(maxTrackedAddrs)
+		s.sess = newSessions()
+		var err error
+		if s.sessionTTL, err = positive("SessionTTL", opt.SessionTTL, defaultSessionTTL); err != nil {
+			return nil, err
+		}
+		if s.eventsPing, err = positive("EventsPing", opt.EventsPing, defaultEventsPing); err != nil {
+			return nil, err
+		}
+		if s.maxStreams, err = positive("MaxStreams", opt.MaxStreams, defaultMaxStreams); err != nil {
+			return nil, err
+		}
+		s.streams = streams{all: map[*stream]struct{}{}, byUser: map[string]int{}}
 	}
+	s.streamsCtx, s.stopStreams = context.WithCancel(context.Background())
 	ln, err := net.Listen("tcp", opt.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("api: listen %s: %w", opt.Addr, err)
@@ -122,6 +150,17 @@ func New(opt Options) (*Server, error) {
 	return s, nil
 }
 
+// positive is v, or def for zero; a negative v is a mistake.
+func positive[T int | time.Duration](name string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return 0, fmt.Errorf("api: %s is %v, want a positive value or 0 for the default", name, v)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
+}
+
 // Addr is the bound address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
@@ -129,11 +168,13 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
+	defer s.stopStreams()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: %w", err)
 	case <-ctx.Done():
 	}
+	s.stopStreams()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(sctx)

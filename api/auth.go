@@ -37,7 +37,11 @@ const (
 // caller is the authenticated user of a request.
 type caller struct {
 	presence.Person
-	basic bool // proved with the password, not a token
+	basic bool     // proved with the password, not a token
+	sess  *session // signed in by the browser session cookie; changes need the CSRF header
+	// still reports whether the credentials the request came with are
+	// still good: a stream that outlives them must end.
+	still func(now time.Time) bool
 }
 
 var (
@@ -57,12 +61,17 @@ func (s *Server) person(number string) (presence.Person, bool) {
 }
 
 // authenticate returns the caller, or writes the refusal and returns false.
+// An Authorization header wins over the session cookie: a script that
+// names its credentials means them.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	now := s.now()
 	addr := addrKey(r.RemoteAddr)
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		s.unauthorized(w, "authentication required: HTTP Basic with your extension number and SIP password, or a Bearer token")
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			return s.cookieCaller(w, c.Value)
+		}
+		s.unauthorized(w, "authentication required: HTTP Basic with your extension number and SIP password, a Bearer token, or a session from POST /api/v1/session")
 		return caller{}, false
 	}
 	scheme, cred, _ := strings.Cut(h, " ")
@@ -73,28 +82,22 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 			s.unauthorized(w, "malformed Basic credentials")
 			return caller{}, false
 		}
-		// A blocked extension is refused even with the right password, or
-		// the limit would only slow a guesser down, not stop them.
-		if s.tooMany(w, s.byAddr.wait(now, addr), s.byExt.wait(now, number)) {
-			return caller{}, false
-		}
-		pe, ok := s.checkPassword(number, pw)
+		pe, ok := s.login(w, r, number, pw, basicChallenge)
 		if !ok {
-			s.byAddr.fail(now, addr)
-			if _, known := s.person(number); known {
-				// Only configured numbers: their count is bounded.
-				s.byExt.fail(now, number)
-			}
-			s.opt.Log.Warn("api: login failed", "number", clip(number), "addr", addr)
-			s.unauthorized(w, "wrong extension number or password")
 			return caller{}, false
 		}
-		return caller{Person: pe, basic: true}, true
+		sum := sha256.Sum256([]byte(pw))
+		return caller{Person: pe, basic: true, still: func(time.Time) bool {
+			cur, ok := s.opt.Password(number)
+			_, known := s.person(number)
+			return ok && known && sha256.Sum256([]byte(cur)) == sum
+		}}, true
 	case strings.EqualFold(scheme, "Bearer"):
 		if s.tooMany(w, s.byAddr.wait(now, addr)) {
 			return caller{}, false
 		}
-		pe, err := s.verifyToken(strings.TrimSpace(cred), now)
+		tok := strings.TrimSpace(cred)
+		pe, err := s.verifyToken(tok, now)
 		if err != nil {
 			// An expired token is one we issued: a client that overslept,
 			// not a guesser.
@@ -105,10 +108,38 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 			s.unauthorized(w, err.Error())
 			return caller{}, false
 		}
-		return caller{Person: pe}, true
+		return caller{Person: pe, still: func(now time.Time) bool {
+			_, err := s.verifyToken(tok, now)
+			return err == nil
+		}}, true
 	}
 	s.unauthorized(w, "unsupported authorization scheme; use Basic or Bearer")
 	return caller{}, false
+}
+
+// login checks an extension's password under the failed-login limits, for
+// HTTP Basic and for a browser session alike, or writes the refusal (with
+// challenge) and returns false.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, number, pw, challenge string) (presence.Person, bool) {
+	now := s.now()
+	addr := addrKey(r.RemoteAddr)
+	// A blocked extension is refused even with the right password, or
+	// the limit would only slow a guesser down, not stop them.
+	if s.tooMany(w, s.byAddr.wait(now, addr), s.byExt.wait(now, number)) {
+		return presence.Person{}, false
+	}
+	pe, ok := s.checkPassword(number, pw)
+	if !ok {
+		s.byAddr.fail(now, addr)
+		if _, known := s.person(number); known {
+			// Only configured numbers: their count is bounded.
+			s.byExt.fail(now, number)
+		}
+		s.opt.Log.Warn("api: login failed", "number", clip(number), "addr", addr)
+		s.unauthorizedAs(w, challenge, "wrong extension number or password")
+		return presence.Person{}, false
+	}
+	return pe, true
 }
 
 // dummy stands in for the password of an unknown extension, so that a
@@ -132,8 +163,20 @@ func (s *Server) checkPassword(number, pw string) (presence.Person, bool) {
 	return pe, match && ok && known
 }
 
+// The challenges of a 401. A browser answers a Basic challenge to its own
+// page's fetch with a password dialog of its own, so what a browser
+// session gets names a scheme no browser acts on.
+const (
+	basicChallenge   = `Basic realm="blfgw"`
+	sessionChallenge = `Session realm="blfgw"`
+)
+
 func (s *Server) unauthorized(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="blfgw"`)
+	s.unauthorizedAs(w, basicChallenge, msg)
+}
+
+func (s *Server) unauthorizedAs(w http.ResponseWriter, challenge, msg string) {
+	w.Header().Set("WWW-Authenticate", challenge)
 	writeError(w, http.StatusUnauthorized, "unauthorized", msg)
 }
 

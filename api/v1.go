@@ -66,6 +66,8 @@ func (s *Server) v1(mux *http.ServeMux) {
 			s.patchSettings(w, r, me, r.PathValue("number"))
 		},
 	})
+	s.route(mux, "/api/v1/events", map[string]handler{"GET": s.events})
+	mux.HandleFunc("/api/v1/session", s.sessionRoute)
 	if s.opt.Audit != nil {
 		s.route(mux, "/api/v1/audit", map[string]handler{"GET": s.audit})
 	}
@@ -102,7 +104,7 @@ func (s *Server) route(mux *http.ServeMux, path string, methods map[string]handl
 			return
 		}
 		me, ok := s.authenticate(w, r)
-		if !ok {
+		if !ok || !csrfOK(w, r, me) {
 			return
 		}
 		h(w, r, me)
@@ -265,18 +267,33 @@ func (s *Server) presence(w http.ResponseWriter, r *http.Request, me caller) {
 		return
 	}
 	snap := s.opt.Hub.Current(number)
-	pol := snap.Policy // the rules this snapshot was rendered under
-	if pol == nil {
-		pol = s.opt.Hub.Policy()
-	}
-	acc := pol.Access(me.Number, number)
-	if acc == presence.AccessNone && pol != nil && pol.Options().Block == presence.BlockRefuse {
+	acc, refuse := accessOf(s.opt.Hub, me.Number, number, snap)
+	if refuse {
 		writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("%s does not share their presence with you", number))
 		return
 	}
+	writeJSON(w, http.StatusOK, presenceBody(number, pe.Name, snap, acc))
+}
+
+// accessOf is what watcher may see of number's snapshot, under the rules
+// the snapshot was rendered with; refuse: nothing, and the rules say to
+// refuse rather than show a neutral lamp.
+func accessOf(hub *presence.Hub, watcher, number string, snap *presence.Snapshot) (acc presence.Access, refuse bool) {
+	pol := snap.Policy
+	if pol == nil {
+		pol = hub.Policy()
+	}
+	acc = pol.Access(watcher, number)
+	return acc, acc == presence.AccessNone && pol != nil && pol.Options().Block == presence.BlockRefuse
+}
+
+// presenceBody is the answer about one extension for a watcher with access
+// acc, the same for GET .../presence and the event stream, so the HUD and
+// SIP watchers follow the same rules.
+func presenceBody(number, name string, snap *presence.Snapshot, acc presence.Access) presenceJSON {
 	v := snap.View(acc)
 	out := presenceJSON{
-		Number: number, Name: pe.Name, Lamp: snap.LampFor(acc).String(),
+		Number: number, Name: name, Lamp: snap.LampFor(acc).String(),
 		Status: v.Status.String(), Message: v.Message, Dialogs: []dialogJSON{},
 	}
 	// A manual status lights the lamp through a synthetic dialog; here the
@@ -310,7 +327,7 @@ func (s *Server) presence(w http.ResponseWriter, r *http.Request, me caller) {
 			out.Cloud = append(out.Cloud, j)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 type settingsJSON struct {
@@ -383,6 +400,7 @@ func (s *Server) patchSettings(w http.ResponseWriter, r *http.Request, me caller
 		s.fail(w, r, err)
 		return
 	}
+	s.pokeStreams(subject)
 	_, locked, _ := s.opt.Settings.Get(subject)
 	pe, _ := s.person(subject)
 	writeJSON(w, http.StatusOK, settingsOf(pe, u, locked))

@@ -139,9 +139,13 @@ type env struct {
 	mu     sync.Mutex
 	pw     map[string]string
 	tokens []string // every token issued, none of which may reach the log
+
+	stop func() error  // stops the server (once) and returns Run's error
+	ttl  time.Duration // browser sessions' lifetime
+	skew time.Duration // how far advance moved the server clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*api.Options)) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{t: t, log: &syncBuffer{}, pw: map[string]string{
@@ -169,7 +173,7 @@ func newEnv(t *testing.T) *env {
 	if err := e.set.Load(ctx, departments, seeds(), polite); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{
+	opt := api.Options{
 		Addr:     "127.0.0.1:0",
 		Version:  "test",
 		Log:      slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -183,7 +187,15 @@ func newEnv(t *testing.T) *env {
 		},
 		Audit:    auditFrom(db),
 		TokenKey: bytes.Repeat([]byte{7}, 32),
-	})
+	}
+	for _, o := range opts {
+		o(&opt)
+	}
+	e.ttl = 8 * time.Hour
+	if opt.SessionTTL != 0 {
+		e.ttl = opt.SessionTTL
+	}
+	srv, err := api.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +203,12 @@ func newEnv(t *testing.T) *env {
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(rctx) }()
-	t.Cleanup(func() {
+	e.stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := e.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
@@ -998,6 +1013,8 @@ func TestV1OpenAPI(t *testing.T) {
 		"/api/v1/extensions/{number}/settings": {"get", "patch"},
 		"/api/v1/audit":                        {"get"},
 		"/api/v1/openapi.json":                 {"get"},
+		"/api/v1/session":                      {"post", "get", "delete"},
+		"/api/v1/events":                       {"get"},
 	}
 	if len(paths) != len(routes) {
 		t.Errorf("openapi.json has %d paths, want %d", len(paths), len(routes))
@@ -1016,13 +1033,21 @@ func TestV1OpenAPI(t *testing.T) {
 			}
 			codes, _ := op["responses"].(map[string]any)
 			want := []string{"200", "405"}
-			if p != "/api/v1/openapi.json" {
+			switch {
+			case p == "/api/v1/session" && m == "delete":
+				want = []string{"204", "401", "403", "405"}
+			case p == "/api/v1/session" && m == "get":
+				want = append(want, "401") // the cookie only: no login to limit
+			case p != "/api/v1/openapi.json":
 				want = append(want, "401", "429", "500")
 			}
 			for _, c := range want {
 				if _, ok := codes[c]; !ok {
 					t.Errorf("%s %s: no %s response", m, p, c)
 				}
+			}
+			if p == "/api/v1/events" {
+				continue // a stream never ends; TestEvents* check it
 			}
 			// And the server agrees that the operation exists.
 			res := e.do(req{method: strings.ToUpper(m), path: strings.ReplaceAll(p, "{number}", "1002"), auth: e.basic("1001"), body: `{}`})
@@ -1034,7 +1059,7 @@ func TestV1OpenAPI(t *testing.T) {
 	comp, _ := r.body["components"].(map[string]any)
 	schemes, _ := comp["securitySchemes"].(map[string]any)
 	schemas, _ := comp["schemas"].(map[string]any)
-	if schemes["basic"] == nil || schemes["bearer"] == nil || schemas["Error"] == nil {
+	if schemes["basic"] == nil || schemes["bearer"] == nil || schemes["session"] == nil || schemas["Error"] == nil || schemas["Session"] == nil {
 		t.Errorf("components lack the auth schemes or the error shape: %v", comp)
 	}
 	// Every $ref points at something that exists.
