@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -168,6 +169,23 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
+	var wg sync.WaitGroup
+	defer wg.Wait() // after stopStreams below has ended the loop
+	if s.opt.Settings != nil {
+		// A reload of the file may change anyone's list or sharing: every
+		// open stream looks again at once rather than at its next ping.
+		changed := s.opt.Settings.Changed()
+		wg.Go(func() {
+			for {
+				select {
+				case <-s.streamsCtx.Done():
+					return
+				case <-changed:
+					s.pokeAllStreams()
+				}
+			}
+		})
+	}
 	defer s.stopStreams()
 	select {
 	case err := <-errc:

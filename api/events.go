@@ -122,6 +122,16 @@ func (s *Server) pokeStreams(number string) {
 	}
 }
 
+// pokeAllStreams makes every open stream look at its list and access
+// again (the settings were reloaded).
+func (s *Server) pokeAllStreams() {
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	for st := range s.streams.all {
+		st.pokeNow()
+	}
+}
+
 // hudList is what the caller's HUD shows besides themself: their
 // appearance list in order (extensions since removed from the directory
 // left out), or, if they chose none, everyone they may see in number

@@ -424,3 +424,29 @@ func TestEventsShutdown(t *testing.T) {
 		t.Errorf("%d streams after shutdown", n)
 	}
 }
+
+// TestEventsReload: a reload of the admin's file that changes a user's
+// appearance list reaches their open stream at once, not at the next
+// ping.
+func TestEventsReload(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	a := e.basic("1004")
+	c, code, body := e.openEvents(a)
+	if c == nil {
+		t.Fatalf("events = %d %s", code, body)
+	}
+	first, _ := c.until(time.Second, func(ev sseEvent) bool { return ev.event == "list" })
+	sd := seeds()
+	for i := range sd {
+		if sd[i].Number == "1004" {
+			sd[i].Values["appearance"] = json.RawMessage(`["1002","1001"]`)
+		}
+	}
+	if err := e.set.Load(t.Context(), departments, sd, polite); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := c.until(2*time.Second, func(ev sseEvent) bool { return ev.event == "list" && ev.data != first.data })
+	if !strings.Contains(ev.data, `"extensions":["1002","1001"]`) {
+		t.Errorf("after the reload the list is %s (was %s)", ev.data, first.data)
+	}
+}

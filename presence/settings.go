@@ -110,6 +110,20 @@ type Settings struct {
 	locked map[string]map[string]bool
 	rows   map[string]map[string]Setting // number -> field -> stored row
 	users  map[string]UserSettings
+
+	changed []chan struct{} // Changed's signals
+}
+
+// Changed returns a signal that fires (a value in a channel of one) after
+// settings were put in force: a user's change or a reload of the file.
+// Like a Watcher it never blocks the settings; a burst of changes is one
+// signal, and the receiver reads what it needs with Get.
+func (s *Settings) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan struct{}, 1)
+	s.changed = append(s.changed, c)
+	return c
 }
 
 // NewSettings returns an empty service; Load fills it.
@@ -242,6 +256,12 @@ func (s *Settings) publishLocked() {
 	for _, n := range s.order {
 		u := s.users[n]
 		s.hub.SetStatus(n, u.Status, u.Message)
+	}
+	for _, c := range s.changed {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
