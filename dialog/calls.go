@@ -241,6 +241,15 @@ func (c *Calls) response(e Event) {
 		}
 	case e.Status < 300:
 		k.answered, k.answeredAt, k.toTag = true, now, e.ToTag
+		// Forks collapse to the leg that answered. The others end first:
+		// each change is a NOTIFY, and a watcher must never see the
+		// answered device busy while its twin still rings.
+		for _, o := range k.branches {
+			if o != b {
+				c.endLeg(o.callee)
+			}
+		}
+		k.branches = []*branch{b}
 		if l := k.caller; l != nil {
 			setState(l, presence.Confirmed, now)
 			l.d.RemoteTag = e.ToTag
@@ -251,13 +260,6 @@ func (c *Calls) response(e Event) {
 			l.d.LocalTag = e.ToTag
 			c.show(l)
 		}
-		// Forks collapse to the leg that answered.
-		for _, o := range k.branches {
-			if o != b {
-				c.endLeg(o.callee)
-			}
-		}
-		k.branches = []*branch{b}
 		if k.caller == nil && b.callee == nil {
 			c.forget(k)
 		}
