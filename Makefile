@@ -99,6 +99,11 @@ deps:
 	  command -v apt-get >/dev/null || { echo "sipp not found: install SIPp (Debian package sip-tester)"; exit 1; }; \
 	  echo "installing sip-tester (SIPp) for the end-to-end tests"; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq sip-tester; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  command -v apt-get >/dev/null || { echo "chromium not found: the web HUD tests need it (Debian package chromium)"; exit 1; }; \
+	  echo "installing chromium for the web HUD tests"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
 unit: deps
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)

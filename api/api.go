@@ -125,6 +125,7 @@ func New(opt Options) (*Server, error) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	if opt.Settings != nil {
 		s.v1(mux)
+		s.web(mux)
 	}
 	for pattern, h := range opt.Routes {
 		mux.Handle(pattern, h)

@@ -1,0 +1,163 @@
+package api_test
+
+import (
+	"cmp"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/blfgw/blfgw/api"
+	"github.com/blfgw/blfgw/presence"
+)
+
+// chromium finds the browser the HUD tests drive. It is a hard
+// requirement (CI installs Debian's chromium): a missing browser fails
+// the test rather than skipping it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("BLFGW_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Fatal("no Chromium: install it (apt-get install chromium) or set BLFGW_CHROMIUM")
+	return ""
+}
+
+// chrome starts a headless Chromium for the test, on loopback only.
+func chrome(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(420, 800), // a phone-sized screen
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+func within(ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return chromedp.Do(ctx, steps...)
+}
+
+// get runs one action that returns a value, bounded by d.
+func get[T any](ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return chromedp.Run(ctx, a)
+}
+
+// TestHUDBrowser: Dave signs in on the page with his extension's
+// password and sees Bob's lamp, which Bob shares with him, turn busy
+// within a second of a call and then show his Do Not Disturb, in words
+// as well as colour, without the caller's name; a reload keeps the
+// session; after signing out, Eve, whom Bob does not share with, sees
+// Bob's row stay available through a call.
+func TestHUDBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	ctx := chrome(t)
+	row := `#lamps li[data-ext="1002"]`
+	signIn := func(ctx context.Context, n string) {
+		t.Helper()
+		err := within(ctx, 10*time.Second,
+			chromedp.Navigate(e.base+"/"),
+			chromedp.WaitVisible(chromedp.CSS(`#number`)),
+			chromedp.SendKeys(chromedp.CSS(`#number`), n),
+			chromedp.SendKeys(chromedp.CSS(`#password`), e.pw[n]),
+			chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(row+`[data-lamp="idle"]`)),
+			chromedp.WaitNotVisible(chromedp.CSS(`#login`)), // signed in: the form is gone
+		)
+		if err != nil {
+			html, _ := get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("main")))
+			t.Fatalf("%s signs in and sees Bob: %v\n%s", n, err, html)
+		}
+	}
+	signIn(ctx, "1004")
+
+	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "c1", CallID: "c1@pbx", State: presence.Confirmed, Direction: presence.Recipient,
+		Remote: presence.Party{URI: "sip:0999@pbx", Display: "Secret Customer"}}})
+	changed := time.Now()
+	var page string
+	if err := within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-lamp="busy"]`))); err != nil {
+		t.Fatalf("Bob's lamp not busy within 1 s: %v", err)
+	}
+	t.Logf("call to busy on the page: %v", time.Since(changed).Round(time.Millisecond))
+	label, err := get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page, err = get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("html"))); err != nil {
+		t.Fatal(err)
+	}
+	if label != "On the phone" || strings.Contains(page, "Secret Customer") {
+		t.Errorf("Bob's row says %q (the page must name the state and not the caller Dave may not see)", label)
+	}
+	// BLFGW_SCREENSHOTS=docs keeps the README's picture current.
+	shot := filepath.Join(cmp.Or(os.Getenv("BLFGW_SCREENSHOTS"), t.TempDir()), "hud.png")
+	png, err := get(ctx, 5*time.Second, chromedp.FullScreenshot(100))
+	if err != nil || len(png) == 0 {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(shot, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Bob hangs up and sets Do Not Disturb: the row says so in words.
+	e.hub.SetDialogs("1002", presence.SourceSIP, nil)
+	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"dnd"}`); r.code != 200 {
+		t.Fatalf("dnd = %d %s", r.code, r.raw)
+	}
+	if err := within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
+		t.Fatalf("Bob's Do Not Disturb not shown within 1 s: %v", err)
+	}
+	if label, err = get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Do not disturb" {
+		t.Fatalf("Bob's Do Not Disturb: %q %v", label, err)
+	}
+
+	// A reload keeps the session and the state.
+	if err := within(ctx, 5*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
+		t.Fatalf("after a reload: %v", err)
+	}
+
+	// Signing out ends the session; Eve, whom Bob does not share with,
+	// then sees his row neutral through a call.
+	if err := within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login`))); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"default"}`); r.code != 200 {
+		t.Fatalf("reset = %d %s", r.code, r.raw)
+	}
+	if r := e.patch("/api/v1/me", e.basic("1005"), `{"appearance":["1002"]}`); r.code != 200 {
+		t.Fatalf("eve's keys = %d %s", r.code, r.raw)
+	}
+	ectx := ctx
+	signIn(ectx, "1005")
+	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "c2", State: presence.Confirmed}})
+	time.Sleep(500 * time.Millisecond)
+	if label, err = get(ectx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Available" {
+		t.Errorf("Eve sees Bob as %q (%v), want the neutral Available", label, err)
+	}
+}
