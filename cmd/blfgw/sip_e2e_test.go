@@ -499,7 +499,10 @@ func TestE2ERestart(t *testing.T) {
 					// the restart closed; the gateway's new connection to the
 					// Contact brings the NOTIFY, and the log is what we check.
 					ww.UnsubAt = 0
-					ww.Extra = []string{"-max_reconnect", "5", "-reconnect_sleep", "100", "-reconnect_close", "false"}
+					// Reconnect attempts cover 6 s: a loaded CI machine took more
+					// than the 0.5 s of 5 x 100 ms to restart a killed gateway,
+					// and SIPp gave up on "connection refused".
+					ww.Extra = []string{"-max_reconnect", "30", "-reconnect_sleep", "200", "-reconnect_close", "false"}
 				}
 				w := g.watch(tp, ww)
 				w.waitNotifies(1, notifyBound)
