@@ -115,15 +115,7 @@ func TestHUDBrowser(t *testing.T) {
 	if label != "On the phone" || strings.Contains(page, "Secret Customer") {
 		t.Errorf("Bob's row says %q (the page must name the state and not the caller Dave may not see)", label)
 	}
-	// BLFGW_SCREENSHOTS=docs keeps the README's picture current.
-	shot := filepath.Join(cmp.Or(os.Getenv("BLFGW_SCREENSHOTS"), t.TempDir()), "hud.png")
-	png, err := get(ctx, 5*time.Second, chromedp.FullScreenshot(100))
-	if err != nil || len(png) == 0 {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(shot, png, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	screenshot(t, ctx, "hud.png")
 
 	// Bob hangs up and sets Do Not Disturb: the row says so in words.
 	e.hub.SetDialogs("1002", presence.SourceSIP, nil)
@@ -159,5 +151,81 @@ func TestHUDBrowser(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if label, err = get(ectx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Available" {
 		t.Errorf("Eve sees Bob as %q (%v), want the neutral Available", label, err)
+	}
+}
+
+// TestHUDSettingsBrowser: Bob sets Do Not Disturb with a message on the
+// page and watchers see it; he stops sharing and Dave's view of him goes
+// neutral; naming a delegate while sharing is off shows the gateway's
+// refusal, and nothing changes.
+func TestHUDSettingsBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	ctx := chrome(t)
+	err := within(ctx, 10*time.Second,
+		chromedp.Navigate(e.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#number`)),
+		chromedp.SendKeys(chromedp.CSS(`#number`), "1002"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), e.pw["1002"]),
+		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#mine`)),
+		chromedp.WaitVisible(chromedp.CSS(`#share:checked`)),
+	)
+	if err != nil {
+		t.Fatalf("bob signs in: %v", err)
+	}
+	err = within(ctx, 5*time.Second,
+		chromedp.SetValue(chromedp.CSS(`#status`), "dnd"),
+		chromedp.SendKeys(chromedp.CSS(`#message`), "Back at 3"),
+		chromedp.Click(chromedp.CSS(`#status-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="ok"]`)),
+	)
+	if err != nil {
+		t.Fatalf("dnd on the page: %v", err)
+	}
+	if s := e.hub.Current("1002"); s.Status != presence.StatusDND || s.Message != "Back at 3" {
+		t.Fatalf("after the page's DND the hub has %v %q", s.Status, s.Message)
+	}
+	if r := e.get("/api/v1/extensions/1002/presence", e.basic("1004")); r.body["lamp"] != "busy" || r.body["message"] != "Back at 3" {
+		t.Errorf("Dave sees %s", r.raw)
+	}
+
+	// Sharing off: Dave's view goes neutral.
+	if err := within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#share`)), chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="ok"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Dave's view of Bob neutral", func() bool {
+		r := e.get("/api/v1/extensions/1002/presence", e.basic("1004"))
+		return r.body["lamp"] == "idle" && r.body["message"] == ""
+	})
+
+	// A delegate while sharing is off: refused, in the gateway's words.
+	err = within(ctx, 5*time.Second,
+		chromedp.SetValue(chromedp.CSS(`#delegates`), "1003, 1004"),
+		chromedp.Click(chromedp.CSS(`#delegates-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="error"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := get(ctx, time.Second, chromedp.Text(chromedp.CSS(`#mine-msg`)))
+	if err != nil || !strings.Contains(msg, "while presence sharing is on") {
+		t.Errorf("refusal shown as %q (%v)", msg, err)
+	}
+	screenshot(t, ctx, "settings.png")
+	if u, _, _ := e.set.Get("1002"); len(u.Delegates) != 1 || u.Delegates[0] != "1003" {
+		t.Errorf("delegates changed despite the refusal: %v", u.Delegates)
+	}
+}
+
+// screenshot takes a PNG of the whole page; BLFGW_SCREENSHOTS=docs keeps
+// the README's pictures current.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := get(ctx, 5*time.Second, chromedp.FullScreenshot(100))
+	if err != nil || len(png) == 0 {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(cmp.Or(os.Getenv("BLFGW_SCREENSHOTS"), t.TempDir()), name), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

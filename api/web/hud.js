@@ -10,14 +10,15 @@ let events = null;
 let self = "";
 
 // What a lamp says, in words and an icon, so colour is never the only
-// signal.
+// signal. The icons are plain symbols every desktop font has (no emoji,
+// which many kiosk and Linux machines draw as empty boxes).
 const looks = {
   idle: { icon: "○", label: "Available" },
-  ringing: { icon: "🔔", label: "Ringing" },
-  outgoing: { icon: "↗", label: "Calling" },
+  ringing: { icon: "☎", label: "Ringing" },
+  outgoing: { icon: "→", label: "Calling" },
   busy: { icon: "●", label: "On the phone" },
-  hold: { icon: "⏸", label: "On hold" },
-  dnd: { icon: "⛔", label: "Do not disturb" },
+  hold: { icon: "‖", label: "On hold" },
+  dnd: { icon: "⊘", label: "Do not disturb" },
   away: { icon: "◐", label: "Away" },
   offline: { icon: "✕", label: "Offline" },
 };
@@ -97,8 +98,61 @@ function signedIn(s) {
   $("login").hidden = true;
   $("logout").hidden = false;
   $("hud").hidden = false;
+  $("mine").hidden = false;
+  loadMine();
   follow();
 }
+
+// My settings: what GET /api/v1/me says, changed with PATCH; the
+// gateway's refusal (a locked field, delegates while sharing is off) is
+// shown as it words it.
+function showMine(me) {
+  $("status").value = me.status;
+  $("message").value = me.status_message;
+  $("share").checked = me.share_presence;
+  $("delegates").value = me.delegates.join(", ");
+  for (const [id, field] of [["status", "status"], ["message", "status_message"], ["share", "share_presence"], ["delegates", "delegates"]]) {
+    $(id).disabled = me.locked.includes(field);
+  }
+}
+
+async function loadMine() {
+  const res = await fetch("/api/v1/me");
+  if (res.ok) showMine(await res.json());
+}
+
+async function patchMine(body, done) {
+  const res = await fetch("/api/v1/me", {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify(body),
+  });
+  const out = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    $("mine-msg").textContent = (out.error && out.error.message) || `Not saved (${res.status})`;
+    $("mine-msg").dataset.kind = "error";
+    loadMine();
+    return;
+  }
+  showMine(out);
+  $("mine-msg").textContent = done;
+  $("mine-msg").dataset.kind = "ok";
+}
+
+$("status-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  patchMine({ status: $("status").value, status_message: $("message").value }, "Status saved.");
+});
+
+$("share").addEventListener("change", () => {
+  patchMine({ share_presence: $("share").checked }, $("share").checked ? "Your presence is shared." : "Your presence is hidden.");
+});
+
+$("delegates-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const list = $("delegates").value.split(/[\s,;]+/).filter(Boolean);
+  patchMine({ delegates: list }, "Saved.");
+});
 
 function signedOut(msg) {
   if (events) events.close();
@@ -107,6 +161,8 @@ function signedOut(msg) {
   $("who").textContent = "";
   $("logout").hidden = true;
   $("hud").hidden = true;
+  $("mine").hidden = true;
+  $("mine-msg").textContent = "";
   $("lamps").replaceChildren();
   $("login").hidden = false;
   $("login-error").textContent = msg || "";
