@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"slices"
@@ -25,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
@@ -120,11 +120,9 @@ type user struct {
 	id   string
 	exts []string
 
-	snaps    map[string]*presence.Snapshot
-	dirty    bool
-	busy     bool
-	next     time.Time
-	failures int
+	snaps     map[string]*presence.Snapshot
+	work.Slot // when to write it
+	failures  int
 
 	applied  want      // what the bridge last acted on
 	before   string    // the definition id before the call, to restore
@@ -340,7 +338,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(jitter(15 * time.Second)):
+		case <-time.After(work.Jitter(15 * time.Second)):
 		}
 	}
 	b.resolve(ctx)
@@ -437,7 +435,7 @@ func (b *Bridge) resolveLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(jitter(wait)):
+		case <-time.After(work.Jitter(wait)):
 		}
 		b.mu.Lock()
 		n := len(b.unknown)
@@ -477,7 +475,7 @@ func (w watcher) Offer(s *presence.Snapshot) {
 	if u := b.byExt[w.ext]; u != nil {
 		if old := u.snaps[w.ext]; old == nil || s.Seq > old.Seq {
 			u.snaps[w.ext] = s
-			u.dirty = true
+			u.Dirty = true
 		}
 	}
 	b.mu.Unlock()
@@ -489,13 +487,6 @@ func (b *Bridge) wake() {
 	case b.wakeW <- struct{}{}:
 	default:
 	}
-}
-
-func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
-
-// backoff is exponential from 1 s to 5 min, with jitter.
-func backoff(failures int) time.Duration {
-	return jitter(min(time.Second<<min(failures-1, 9), 5*time.Minute))
 }
 
 // Health is nil while Genesys answers and everything configured is in

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
@@ -38,7 +39,7 @@ func (b *Bridge) streamLoop(ctx context.Context, n int, ids []string) {
 		wait := 100 * time.Millisecond // socket_closing: a new channel at once
 		if !errors.Is(err, errClosing) {
 			failures++
-			wait = backoff(failures)
+			wait = work.Backoff(failures)
 			b.log.Warn("genesys: notification channel lost; reconnecting", "channel", n, "in", wait.Round(time.Millisecond), "err", err)
 		} else {
 			failures = 0

@@ -2,10 +2,11 @@ package genesys
 
 import (
 	"context"
+	"maps"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
@@ -46,66 +47,23 @@ func (b *Bridge) wantLocked(u *user) want {
 	return teams
 }
 
-// writeLoop hands each user whose wanted presence changed to one of a
-// few workers; a burst of changes for one user becomes one PATCH, from
-// the newest state.
+// writeLoop hands each user whose wanted state changed, or whose retry
+// or refresh fell due, to one of a few workers (bridge/internal/work).
 func (b *Bridge) writeLoop(ctx context.Context) {
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		due, next := b.dueWrites(now)
-		for i, u := range due {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				b.release(due[i:])
-				return
-			}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				b.write(ctx, u)
-			})
-		}
-		timer.Reset(max(next.Sub(now), 10*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.wakeW:
-		case <-timer.C:
-		}
-	}
+	work.Loop(ctx, workers, b.wakeW, b.dueWrites, b.release, b.write)
 }
 
 func (b *Bridge) dueWrites(now time.Time) ([]*user, time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	next := now.Add(time.Hour)
-	var due []*user
-	for _, u := range b.byID {
-		if u.busy {
-			continue
-		}
-		if u.dirty || (!u.next.IsZero() && !now.Before(u.next)) {
-			u.busy, u.dirty = true, false
-			due = append(due, u)
-			continue
-		}
-		if !u.next.IsZero() && u.next.Before(next) {
-			next = u.next
-		}
-	}
-	return due, next
+	return work.Due(maps.Values(b.byID), func(u *user) *work.Slot { return &u.Slot }, now)
 }
 
 func (b *Bridge) release(us []*user) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, u := range us {
-		u.busy = false
+		u.Busy = false
 	}
 }
 
@@ -124,8 +82,8 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		defer b.wake() // the loop times the retry, or the change that came meanwhile
-		u.busy = false
-		u.next = time.Time{}
+		u.Busy = false
+		u.Next = time.Time{}
 		if err == nil {
 			u.applied, u.failures = applied, 0
 			return
@@ -135,8 +93,8 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 		}
 		if retryable(err) {
 			u.failures++
-			u.next = time.Now().Add(backoff(u.failures))
-			b.log.Warn("genesys: presence write failed; retrying", "user", u.id, "in", time.Until(u.next).Round(time.Millisecond), "err", err)
+			u.Next = time.Now().Add(work.Backoff(u.failures))
+			b.log.Warn("genesys: presence write failed; retrying", "user", u.id, "in", time.Until(u.Next).Round(time.Millisecond), "err", err)
 			return
 		}
 		// Genesys refused it for good (a user it does not know, a

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/blfgw/blfgw/bridge/internal/work"
 )
 
 // Subscription timing: Graph allows 60 minutes for presence and raises
@@ -142,7 +144,7 @@ func (b *Bridge) subscribeLoop(ctx context.Context) {
 		wait := b.ensureSubs(ctx)
 		if wait < 0 {
 			failures++
-			wait = backoff(failures + 4) // 16 s and up
+			wait = work.Backoff(failures + 4) // 16 s and up
 		} else {
 			failures = 0
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
@@ -89,7 +90,7 @@ func (b *Bridge) readLoop(ctx context.Context) {
 				}
 				b.mu.Unlock()
 				failures++
-				d := backoff(failures)
+				d := work.Backoff(failures)
 				b.log.Warn("teams: reading presence failed; retrying", "users", len(ids), "in", d.Round(time.Millisecond), "err", err)
 				select {
 				case <-time.After(d):

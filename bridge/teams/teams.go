@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"slices"
@@ -28,6 +27,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
@@ -129,9 +129,7 @@ type user struct {
 	// The phone side: the latest snapshot per extension, and what the
 	// bridge has written to Teams.
 	snaps     map[string]*presence.Snapshot
-	dirty     bool
-	busy      bool      // a worker is writing it
-	next      time.Time // when it must be looked at again (refresh, retry)
+	work.Slot // when to write it: changed, being written, a refresh or retry due
 	failures  int
 	session   Pair      // the app session's pair while one is up
 	refreshAt time.Time // re-send the session before it expires
@@ -330,7 +328,7 @@ func (b *Bridge) resolveLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(jitter(wait)):
+		case <-time.After(work.Jitter(wait)):
 		}
 		b.mu.Lock()
 		n := len(b.unknown)
@@ -357,7 +355,7 @@ func (b *Bridge) addLocked(ext, id string) {
 	snap, cancel := b.opt.Hub.Watch(ext, watcher{b: b, ext: ext})
 	b.cancels = append(b.cancels, cancel)
 	u.snaps[ext] = snap
-	u.dirty = true
+	u.Dirty = true
 	b.wake(b.wakeW)
 }
 
@@ -375,7 +373,7 @@ func (w watcher) Offer(s *presence.Snapshot) {
 	if u != nil {
 		if old := u.snaps[w.ext]; old == nil || s.Seq > old.Seq {
 			u.snaps[w.ext] = s
-			u.dirty = true
+			u.Dirty = true
 		}
 	}
 	b.mu.Unlock()
@@ -387,10 +385,6 @@ func (b *Bridge) wake(c chan struct{}) {
 	case c <- struct{}{}:
 	default:
 	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }
 
 // Handler serves the notification URL: Graph's validation handshake and

@@ -2,9 +2,10 @@ package teams
 
 import (
 	"context"
-	"sync"
+	"maps"
 	"time"
 
+	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
@@ -60,71 +61,23 @@ func (b *Bridge) wanted(u *user) want {
 	return w
 }
 
-// writeLoop hands each user whose phone changed, whose session needs a
-// refresh or whose write failed to one of a few workers; a user is
-// written by one worker at a time, from its newest state.
+// writeLoop hands each user whose wanted state changed, or whose retry
+// or refresh fell due, to one of a few workers (bridge/internal/work).
 func (b *Bridge) writeLoop(ctx context.Context) {
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		due, next := b.dueWrites(now)
-		for _, u := range due {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				b.release(due)
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				b.write(ctx, u)
-			}()
-			due = due[1:]
-		}
-		timer.Reset(max(next.Sub(now), 10*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.wakeW:
-		case <-timer.C:
-		}
-	}
+	work.Loop(ctx, workers, b.wakeW, b.dueWrites, b.release, b.write)
 }
 
-// dueWrites marks the users to write now as busy and says when the next
-// one falls due.
 func (b *Bridge) dueWrites(now time.Time) ([]*user, time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	next := now.Add(time.Hour)
-	var due []*user
-	for _, u := range b.byID {
-		if u.busy {
-			continue
-		}
-		if u.dirty || (!u.next.IsZero() && !now.Before(u.next)) {
-			u.busy, u.dirty = true, false
-			due = append(due, u)
-			continue
-		}
-		if !u.next.IsZero() && u.next.Before(next) {
-			next = u.next
-		}
-	}
-	return due, next
+	return work.Due(maps.Values(b.byID), func(u *user) *work.Slot { return &u.Slot }, now)
 }
 
 func (b *Bridge) release(us []*user) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, u := range us {
-		u.busy = false
+		u.Busy = false
 	}
 }
 
@@ -166,7 +119,7 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	defer b.wake(b.wakeW)
-	u.busy = false
+	u.Busy = false
 	if u.session != session || u.pref != pref {
 		// What Graph reads back while our session or preference is up is
 		// ours, not the user's: an app's Busy/InACall is seen as
@@ -186,9 +139,9 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 		}
 	}
 	u.session, u.refreshAt, u.pref = session, refreshAt, pref
-	u.next = time.Time{}
+	u.Next = time.Time{}
 	if session != (Pair{}) {
-		u.next = refreshAt
+		u.Next = refreshAt
 	}
 	switch {
 	case err == nil:
@@ -197,8 +150,8 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 	case retryable(err):
 		b.st.writeErrors.Add(1)
 		u.failures++
-		u.next = time.Now().Add(backoff(u.failures))
-		b.log.Warn("teams: write failed; retrying", "user", u.id, "in", time.Until(u.next).Round(time.Millisecond), "err", err)
+		u.Next = time.Now().Add(work.Backoff(u.failures))
+		b.log.Warn("teams: write failed; retrying", "user", u.id, "in", time.Until(u.Next).Round(time.Millisecond), "err", err)
 	default:
 		// Graph refused this state for good (a pair it does not take, a
 		// user without Teams): do not hammer it until the phone changes.
@@ -206,10 +159,4 @@ func (b *Bridge) write(ctx context.Context, u *user) {
 		u.refused = w.key()
 		b.log.Error("teams: graph refused a presence write", "user", u.id, "err", err)
 	}
-}
-
-// backoff is exponential from 1 s to 5 min, with jitter.
-func backoff(failures int) time.Duration {
-	d := time.Second << min(failures-1, 9)
-	return jitter(min(d, 5*time.Minute))
 }
