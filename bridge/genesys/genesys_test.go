@@ -159,6 +159,17 @@ func start(t *testing.T, edit func(*Options), fakeEdit ...func(*fakegenesys.Opti
 		n, _ := b.Stats()["genesys_channels"].(int)
 		return n >= 1
 	})
+	// The fake takes the socket a moment after the bridge's dial returns;
+	// an event in between would reach nobody (and the reconcile may have
+	// read before it).
+	eventually(t, 3*time.Second, "the fake's socket connected", func() bool {
+		for _, c := range fake.Channels() {
+			if c.Connected {
+				return true
+			}
+		}
+		return false
+	})
 	return r
 }
 
