@@ -17,22 +17,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/blfgw/blfgw/bridge/internal/users"
 	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
 
 // Store keeps the ids that emails were resolved to.
-type Store interface {
-	CloudUsers(ctx context.Context, service string) (map[string]string, error)
-	PutCloudUser(ctx context.Context, service, name, id string) error
-}
+type Store = users.Store
 
 // Options configures the bridge.
 type Options struct {
@@ -371,55 +368,38 @@ func (b *Bridge) allLocked() []string {
 	return ids
 }
 
-var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // resolve turns every configured user into a Genesys user id: ids as
 // written, emails from the store or, once, by search.
 func (b *Bridge) resolve(ctx context.Context) {
-	var cached map[string]string
-	if b.opt.Store != nil {
-		var err error
-		if cached, err = b.opt.Store.CloudUsers(ctx, "genesys"); err != nil {
-			b.log.Warn("genesys: reading resolved users", "err", err)
-		}
-	}
-	var todo []string
-	b.mu.Lock()
-	for ext, name := range b.opt.Users {
-		if _, done := b.byExt[ext]; done {
-			continue
-		}
-		switch id := cached[strings.ToLower(name)]; {
-		case guid.MatchString(name):
-			b.addLocked(ext, strings.ToLower(name))
-		case id != "":
+	r := users.Resolver{
+		Service: "genesys",
+		Names:   b.opt.Users,
+		Store:   b.opt.Store,
+		Lookup: func(ctx context.Context, email string) (string, error) {
+			u, err := b.api.SearchUserByEmail(ctx, email)
+			return u.ID, err
+		},
+		Pending: func() []string {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			var todo []string
+			for ext := range b.opt.Users {
+				if _, done := b.byExt[ext]; !done {
+					todo = append(todo, ext)
+				}
+			}
+			return todo
+		},
+		Add: func(ext, id string) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
 			b.addLocked(ext, id)
-		default:
-			todo = append(todo, ext)
-		}
+		},
+		Log: b.log,
 	}
-	b.mu.Unlock()
-	slices.Sort(todo)
-	var unknown []string
-	for _, ext := range todo {
-		email := b.opt.Users[ext]
-		u, err := b.api.SearchUserByEmail(ctx, email)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			b.log.Warn("genesys: cannot resolve a user", "extension", ext, "genesys_user", email, "err", err)
-			unknown = append(unknown, ext)
-			continue
-		}
-		if b.opt.Store != nil {
-			if err := b.opt.Store.PutCloudUser(ctx, "genesys", email, u.ID); err != nil {
-				b.log.Warn("genesys: keeping a resolved user", "err", err)
-			}
-		}
-		b.mu.Lock()
-		b.addLocked(ext, strings.ToLower(u.ID))
-		b.mu.Unlock()
+	unknown := r.Resolve(ctx)
+	if ctx.Err() != nil {
+		return
 	}
 	b.mu.Lock()
 	b.unknown = unknown
@@ -430,21 +410,11 @@ func (b *Bridge) resolve(ctx context.Context) {
 // the lamps and writes at once, the notification channels at the next
 // start.
 func (b *Bridge) resolveLoop(ctx context.Context) {
-	wait := time.Minute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(work.Jitter(wait)):
-		}
+	users.Retry(ctx, func() bool {
 		b.mu.Lock()
-		n := len(b.unknown)
-		b.mu.Unlock()
-		if n > 0 {
-			b.resolve(ctx)
-			wait = min(wait*2, 30*time.Minute)
-		}
-	}
+		defer b.mu.Unlock()
+		return len(b.unknown) > 0
+	}, b.resolve)
 }
 
 func (b *Bridge) addLocked(ext, id string) {

@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +25,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/blfgw/blfgw/bridge/internal/users"
 	"github.com/blfgw/blfgw/bridge/internal/work"
 	"github.com/blfgw/blfgw/presence"
 )
@@ -42,10 +41,7 @@ type Account struct {
 }
 
 // Store keeps the ids that UPNs were resolved to.
-type Store interface {
-	CloudUsers(ctx context.Context, service string) (map[string]string, error)
-	PutCloudUser(ctx context.Context, service, name, id string) error
-}
+type Store = users.Store
 
 // Options configures the bridge. Durations of zero take the defaults of
 // the [teams] table.
@@ -265,54 +261,35 @@ func (b *Bridge) Run(ctx context.Context) error {
 	return nil
 }
 
-var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // resolve turns every configured Teams user into an object id: GUIDs as
 // written, UPNs from the store or, once, from Graph.
 func (b *Bridge) resolve(ctx context.Context) {
-	cached, err := map[string]string(nil), error(nil)
-	if b.opt.Store != nil {
-		if cached, err = b.opt.Store.CloudUsers(ctx, "teams"); err != nil {
-			b.log.Warn("teams: reading resolved users", "err", err)
-		}
-	}
-	b.mu.Lock()
-	var todo []string
-	for ext, name := range b.opt.Users {
-		if _, done := b.byExt[ext]; done {
-			continue
-		}
-		switch id := cached[strings.ToLower(name)]; {
-		case guid.MatchString(name):
-			b.addLocked(ext, strings.ToLower(name))
-		case id != "":
+	r := users.Resolver{
+		Service: "teams",
+		Names:   b.opt.Users,
+		Store:   b.opt.Store,
+		Lookup:  func(ctx context.Context, name string) (string, error) { return b.g.userID(ctx, name) },
+		Pending: func() []string {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			var todo []string
+			for ext := range b.opt.Users {
+				if _, done := b.byExt[ext]; !done {
+					todo = append(todo, ext)
+				}
+			}
+			return todo
+		},
+		Add: func(ext, id string) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
 			b.addLocked(ext, id)
-		default:
-			todo = append(todo, ext)
-		}
+		},
+		Log: b.log,
 	}
-	b.mu.Unlock()
-	slices.Sort(todo)
-	var unknown []string
-	for _, ext := range todo {
-		name := b.opt.Users[ext]
-		id, err := b.g.userID(ctx, name)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			b.log.Warn("teams: cannot resolve a user", "extension", ext, "teams_user", name, "err", err)
-			unknown = append(unknown, ext)
-			continue
-		}
-		if b.opt.Store != nil {
-			if err := b.opt.Store.PutCloudUser(ctx, "teams", name, id); err != nil {
-				b.log.Warn("teams: keeping a resolved user", "err", err)
-			}
-		}
-		b.mu.Lock()
-		b.addLocked(ext, strings.ToLower(id))
-		b.mu.Unlock()
+	unknown := r.Resolve(ctx)
+	if ctx.Err() != nil {
+		return
 	}
 	b.mu.Lock()
 	b.unknown = unknown
@@ -323,23 +300,11 @@ func (b *Bridge) resolve(ctx context.Context) {
 
 // resolveLoop retries the users that could not be resolved.
 func (b *Bridge) resolveLoop(ctx context.Context) {
-	wait := time.Minute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(work.Jitter(wait)):
-		}
+	users.Retry(ctx, func() bool {
 		b.mu.Lock()
-		n := len(b.unknown)
-		b.mu.Unlock()
-		if n == 0 {
-			wait = time.Minute
-			continue
-		}
-		b.resolve(ctx)
-		wait = min(wait*2, 30*time.Minute)
-	}
+		defer b.mu.Unlock()
+		return len(b.unknown) > 0
+	}, b.resolve)
 }
 
 // addLocked starts following an extension's phone for its Teams user.

@@ -29,6 +29,8 @@ func TestImportRules(t *testing.T) {
 		// Likewise the Genesys fake: light, for tests and the bench.
 		"bridge/genesys/fakegenesys": {"bridge/internal/selfsigned"},
 		"bridge/internal/selfsigned": nil,
+		"bridge/internal/work":       nil,
+		"bridge/internal/users":      {"bridge/internal/work"},
 	}
 	owners := map[string]string{
 		"github.com/emiago/sipgo":           "sip",
