@@ -1,11 +1,7 @@
 package api_test
 
 import (
-	"cmp"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,61 +9,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/blfgw/blfgw/api"
+	bt "github.com/blfgw/blfgw/internal/browsertest"
 	"github.com/blfgw/blfgw/presence"
 )
-
-// chromium finds the browser the HUD tests drive. It is a hard
-// requirement (CI installs Debian's chromium): a missing browser fails
-// the test rather than skipping it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("BLFGW_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("no Chromium: install it (apt-get install chromium) or set BLFGW_CHROMIUM")
-	return ""
-}
-
-// chrome starts a headless Chromium for the test, on loopback only.
-func chrome(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(420, 800), // a phone-sized screen
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-func within(ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	return chromedp.Do(ctx, steps...)
-}
-
-// get runs one action that returns a value, bounded by d.
-func get[T any](ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	return chromedp.Run(ctx, a)
-}
 
 // TestHUDBrowser: Dave signs in on the page with his extension's
 // password and sees Bob's lamp, which Bob shares with him, turn busy
@@ -77,11 +21,11 @@ func get[T any](ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, 
 // Bob's row stay available through a call.
 func TestHUDBrowser(t *testing.T) {
 	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
-	ctx := chrome(t)
+	ctx := bt.Start(t)
 	row := `#lamps li[data-ext="1002"]`
 	signIn := func(ctx context.Context, n string) {
 		t.Helper()
-		err := within(ctx, 10*time.Second,
+		err := bt.Within(ctx, 10*time.Second,
 			chromedp.Navigate(e.base+"/"),
 			chromedp.WaitVisible(chromedp.CSS(`#number`)),
 			chromedp.SendKeys(chromedp.CSS(`#number`), n),
@@ -91,7 +35,7 @@ func TestHUDBrowser(t *testing.T) {
 			chromedp.WaitNotVisible(chromedp.CSS(`#login`)), // signed in: the form is gone
 		)
 		if err != nil {
-			html, _ := get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("main")))
+			html, _ := bt.Get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("main")))
 			t.Fatalf("%s signs in and sees Bob: %v\n%s", n, err, html)
 		}
 	}
@@ -101,42 +45,42 @@ func TestHUDBrowser(t *testing.T) {
 		Remote: presence.Party{URI: "sip:0999@pbx", Display: "Secret Customer"}}})
 	changed := time.Now()
 	var page string
-	if err := within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-lamp="busy"]`))); err != nil {
+	if err := bt.Within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-lamp="busy"]`))); err != nil {
 		t.Fatalf("Bob's lamp not busy within 1 s: %v", err)
 	}
 	t.Logf("call to busy on the page: %v", time.Since(changed).Round(time.Millisecond))
-	label, err := get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`)))
+	label, err := bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page, err = get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("html"))); err != nil {
+	if page, err = bt.Get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("html"))); err != nil {
 		t.Fatal(err)
 	}
 	if label != "On the phone" || strings.Contains(page, "Secret Customer") {
 		t.Errorf("Bob's row says %q (the page must name the state and not the caller Dave may not see)", label)
 	}
-	screenshot(t, ctx, "hud.png")
+	bt.Screenshot(t, ctx, "hud.png")
 
 	// Bob hangs up and sets Do Not Disturb: the row says so in words.
 	e.hub.SetDialogs("1002", presence.SourceSIP, nil)
 	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"dnd"}`); r.code != 200 {
 		t.Fatalf("dnd = %d %s", r.code, r.raw)
 	}
-	if err := within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
+	if err := bt.Within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
 		t.Fatalf("Bob's Do Not Disturb not shown within 1 s: %v", err)
 	}
-	if label, err = get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Do not disturb" {
+	if label, err = bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Do not disturb" {
 		t.Fatalf("Bob's Do Not Disturb: %q %v", label, err)
 	}
 
 	// A reload keeps the session and the state.
-	if err := within(ctx, 5*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
 		t.Fatalf("after a reload: %v", err)
 	}
 
 	// Signing out ends the session; Eve, whom Bob does not share with,
 	// then sees his row neutral through a call.
-	if err := within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login`))); err != nil {
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login`))); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
 	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"default"}`); r.code != 200 {
@@ -149,7 +93,7 @@ func TestHUDBrowser(t *testing.T) {
 	signIn(ectx, "1005")
 	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "c2", State: presence.Confirmed}})
 	time.Sleep(500 * time.Millisecond)
-	if label, err = get(ectx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Available" {
+	if label, err = bt.Get(ectx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Available" {
 		t.Errorf("Eve sees Bob as %q (%v), want the neutral Available", label, err)
 	}
 }
@@ -160,8 +104,8 @@ func TestHUDBrowser(t *testing.T) {
 // refusal, and nothing changes.
 func TestHUDSettingsBrowser(t *testing.T) {
 	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
-	ctx := chrome(t)
-	err := within(ctx, 10*time.Second,
+	ctx := bt.Start(t)
+	err := bt.Within(ctx, 10*time.Second,
 		chromedp.Navigate(e.base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#number`)),
 		chromedp.SendKeys(chromedp.CSS(`#number`), "1002"),
@@ -173,7 +117,7 @@ func TestHUDSettingsBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bob signs in: %v", err)
 	}
-	err = within(ctx, 5*time.Second,
+	err = bt.Within(ctx, 5*time.Second,
 		chromedp.SetValue(chromedp.CSS(`#status`), "dnd"),
 		chromedp.SendKeys(chromedp.CSS(`#message`), "Back at 3"),
 		chromedp.Click(chromedp.CSS(`#status-form button[type="submit"]`)),
@@ -190,7 +134,7 @@ func TestHUDSettingsBrowser(t *testing.T) {
 	}
 
 	// Sharing off: Dave's view goes neutral.
-	if err := within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#share`)), chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="ok"]`))); err != nil {
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#share`)), chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="ok"]`))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "Dave's view of Bob neutral", func() bool {
@@ -199,7 +143,7 @@ func TestHUDSettingsBrowser(t *testing.T) {
 	})
 
 	// A delegate while sharing is off: refused, in the gateway's words.
-	err = within(ctx, 5*time.Second,
+	err = bt.Within(ctx, 5*time.Second,
 		chromedp.SetValue(chromedp.CSS(`#delegates`), "1003, 1004"),
 		chromedp.Click(chromedp.CSS(`#delegates-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="error"]`)),
@@ -207,25 +151,12 @@ func TestHUDSettingsBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := get(ctx, time.Second, chromedp.Text(chromedp.CSS(`#mine-msg`)))
+	msg, err := bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(`#mine-msg`)))
 	if err != nil || !strings.Contains(msg, "while presence sharing is on") {
 		t.Errorf("refusal shown as %q (%v)", msg, err)
 	}
-	screenshot(t, ctx, "settings.png")
+	bt.Screenshot(t, ctx, "settings.png")
 	if u, _, _ := e.set.Get("1002"); len(u.Delegates) != 1 || u.Delegates[0] != "1003" {
 		t.Errorf("delegates changed despite the refusal: %v", u.Delegates)
-	}
-}
-
-// screenshot takes a PNG of the whole page; BLFGW_SCREENSHOTS=docs keeps
-// the README's pictures current.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := get(ctx, 5*time.Second, chromedp.FullScreenshot(100))
-	if err != nil || len(png) == 0 {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(cmp.Or(os.Getenv("BLFGW_SCREENSHOTS"), t.TempDir()), name), png, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

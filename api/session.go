@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/blfgw/blfgw/presence"
 )
 
 const (
@@ -193,12 +195,13 @@ func csrfOK(w http.ResponseWriter, r *http.Request, me caller) bool {
 type sessionJSON struct {
 	Number    string `json:"number"`
 	Name      string `json:"name"`
+	Role      string `json:"role"` // the page shows the admin view to admins
 	CSRFToken string `json:"csrf_token"`
 	ExpiresAt string `json:"expires_at"`
 }
 
-func sessionOf(name string, se *session) sessionJSON {
-	return sessionJSON{Number: se.number, Name: name, CSRFToken: se.csrf, ExpiresAt: se.exp.UTC().Format(time.RFC3339)}
+func sessionOf(pe presence.Person, se *session) sessionJSON {
+	return sessionJSON{Number: se.number, Name: pe.Name, Role: string(pe.Role), CSRFToken: se.csrf, ExpiresAt: se.exp.UTC().Format(time.RFC3339)}
 }
 
 // sessionRoute serves /api/v1/session. It is not a route: signing in
@@ -223,7 +226,7 @@ func (s *Server) sessionRoute(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == http.MethodGet {
-			writeJSON(w, http.StatusOK, sessionOf(me.Name, me.sess))
+			writeJSON(w, http.StatusOK, sessionOf(me.Person, me.sess))
 			return
 		}
 		if !csrfOK(w, r, me) {
@@ -312,7 +315,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
 	s.opt.Log.Info("api: signed in", "number", pe.Number, "expires", se.exp, "addr", addrKey(r.RemoteAddr))
-	writeJSON(w, http.StatusOK, sessionOf(pe.Name, se))
+	writeJSON(w, http.StatusOK, sessionOf(pe, se))
 }
 
 func clearSessionCookie(w http.ResponseWriter, r *http.Request) {

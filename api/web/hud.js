@@ -101,6 +101,7 @@ function signedIn(s) {
   $("mine").hidden = false;
   loadMine();
   follow();
+  if (s.role === "admin") window.blfgwAdmin.show(csrf);
 }
 
 // My settings: what GET /api/v1/me says, changed with PATCH; the
@@ -164,6 +165,7 @@ function signedOut(msg) {
   $("mine").hidden = true;
   $("mine-msg").textContent = "";
   $("lamps").replaceChildren();
+  window.blfgwAdmin.hide();
   $("login").hidden = false;
   $("login-error").textContent = msg || "";
   $("number").focus();
