@@ -111,6 +111,8 @@ func TestHUDSettingsBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#number`), "1002"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), e.pw["1002"]),
 		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tab-mine`)),
+		chromedp.Click(chromedp.CSS(`#tab-mine`)),
 		chromedp.WaitVisible(chromedp.CSS(`#mine`)),
 		chromedp.WaitVisible(chromedp.CSS(`#share:checked`)),
 	)
