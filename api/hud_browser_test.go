@@ -2,11 +2,14 @@ package api_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/blfgw/blfgw/api"
 	bt "github.com/blfgw/blfgw/internal/browsertest"
@@ -160,5 +163,271 @@ func TestHUDSettingsBrowser(t *testing.T) {
 	bt.Screenshot(t, ctx, "settings.png")
 	if u, _, _ := e.set.Get("1002"); len(u.Delegates) != 1 || u.Delegates[0] != "1003" {
 		t.Errorf("delegates changed despite the refusal: %v", u.Delegates)
+	}
+}
+
+// signIn opens the page at base and signs in as n with the mouse.
+func (e *env) signInPage(ctx context.Context, base, n string) {
+	e.t.Helper()
+	err := bt.Within(ctx, 10*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#number`)),
+		chromedp.SendKeys(chromedp.CSS(`#number`), n),
+		chromedp.SendKeys(chromedp.CSS(`#password`), e.pw[n]),
+		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#lamps li.self[data-lamp]`)),
+	)
+	if err != nil {
+		html, _ := bt.Get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("body")))
+		e.t.Fatalf("%s signs in: %v\n%s", n, err, html)
+	}
+}
+
+// texts is the text of every element sel matches, in order.
+func texts(t *testing.T, ctx context.Context, sel string) []string {
+	t.Helper()
+	out, err := bt.Get(ctx, 2*time.Second, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll(`+strconv.Quote(sel)+`)].map((e) => e.textContent.trim())`))
+	if err != nil {
+		t.Fatalf("texts of %s: %v", sel, err)
+	}
+	return out
+}
+
+// TestHUDDirectoryBrowser: Carol searches the directory by name and by
+// extension, filters by department, selects several results and adds
+// them to her list, moves one up, removes another; the gateway keeps the
+// list (the phone's BLF keys) in that order and the HUD follows it.
+func TestHUDDirectoryBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	ctx := bt.Start(t)
+	e.signInPage(ctx, e.base, "1003")
+	count := func(want string) chromedp.Action[chromedp.Void] {
+		return bt.Until(`document.getElementById("dir-count").textContent === ` + strconv.Quote(want))
+	}
+	err := bt.Within(ctx, 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#tab-dir`)),
+		chromedp.WaitVisible(chromedp.CSS(`#dir`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#hud`)),
+		(count("5 colleagues")), // everyone but herself
+	)
+	if err != nil {
+		t.Fatalf("directory: %v", err)
+	}
+	// By name, then by extension.
+	if err := bt.Within(ctx, 5*time.Second, chromedp.SendKeys(chromedp.CSS(`#q`), "dyer"), (count("1 colleague"))); err != nil {
+		t.Fatalf("search dyer: %v (%v)", err, texts(t, ctx, "#dir-results li"))
+	}
+	if got := texts(t, ctx, "#dir-results li"); len(got) != 1 || !strings.Contains(got[0], "Dave Dyer (1004) · Support") {
+		t.Errorf("dyer finds %q", got)
+	}
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Focus(chromedp.CSS(`#q`)), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent(kb.Backspace+"100"), (count("5 colleagues"))); err != nil {
+		v, _ := bt.Get(ctx, time.Second, chromedp.Value(chromedp.CSS(`#q`)))
+		t.Fatalf("search 100: %v (q=%q, %v %v)", err, v, texts(t, ctx, "#dir-count"), texts(t, ctx, "#dir-results li"))
+	}
+	// Filter by department: Support is Dave and Eve.
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Focus(chromedp.CSS(`#dept`)), chromedp.KeyEvent("Sup"), (count("2 colleagues"))); err != nil {
+		t.Fatalf("filter Support: %v (%v)", err, texts(t, ctx, "#dir-results li"))
+	}
+	// Select all results and add them.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#dir-all`)),
+		chromedp.Click(chromedp.CSS(`#dir-add`)),
+		chromedp.WaitVisible(chromedp.CSS(`#dir-msg[data-kind="ok"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#my-list li[data-ext="1005"]`)),
+	)
+	if err != nil {
+		t.Fatalf("add all: %v", err)
+	}
+	if msg := texts(t, ctx, "#dir-msg"); msg[0] != "Added Dave Dyer, Eve Evans." {
+		t.Errorf("after adding: %q", msg)
+	}
+	// One more, from all departments, picked singly.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Focus(chromedp.CSS(`#dept`)), chromedp.KeyEvent("All"), (count("5 colleagues")),
+		chromedp.Click(chromedp.CSS(`#dir-results li[data-ext="1001"] input`)),
+		chromedp.Click(chromedp.CSS(`#dir-add`)),
+		chromedp.WaitVisible(chromedp.CSS(`#my-list li[data-ext="1001"]`)),
+	)
+	if err != nil {
+		t.Fatalf("add Alice: %v", err)
+	}
+	want := func(list ...string) {
+		t.Helper()
+		u, _, _ := e.set.Get("1003")
+		if !slices.Equal(u.Appearance, list) {
+			t.Errorf("Carol's appearance = %v, want %v", u.Appearance, list)
+		}
+	}
+	want("1004", "1005", "1001")
+	// Alice up one, Dave removed.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#my-list li[data-ext="1001"] .up`)),
+		bt.Until(`document.querySelector("#my-list li:nth-child(2)").dataset.ext === "1001"`),
+		chromedp.Click(chromedp.CSS(`#my-list li[data-ext="1004"] .remove`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#my-list li[data-ext="1004"]`)),
+	)
+	if err != nil {
+		t.Fatalf("reorder and remove: %v", err)
+	}
+	want("1001", "1005")
+	// The HUD shows the same list in the same order.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#tab-hud`)),
+		bt.Until(`[...document.querySelectorAll("#lamps li")].map((l) => l.dataset.ext).join() === "1003,1001,1005"`),
+	)
+	if err != nil {
+		t.Errorf("HUD rows: %v (%v)", err, texts(t, ctx, "#lamps li .number"))
+	}
+}
+
+// TestHUDResumeBrowser: the network drops Dave's event stream; Bob's Do
+// Not Disturb, set while it was down, shows without a reload once the
+// page reconnects. Dropped again, Bob's call starts, and a reload then
+// shows it too: nothing is lost either way, and the session survives.
+func TestHUDResumeBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	net := bt.NewProxy(t, e.base)
+	ctx := bt.Start(t)
+	row := `#lamps li[data-ext="1002"]`
+	e.signInPage(ctx, net.URL, "1004")
+	if err := bt.Within(ctx, 5*time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-look="idle"]`))); err != nil {
+		t.Fatal(err)
+	}
+	// A mark that a reload would wipe.
+	if _, err := bt.Get(ctx, time.Second, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
+		t.Fatal(err)
+	}
+
+	if n := net.Cut(); n == 0 {
+		t.Fatal("no connection to cut")
+	}
+	if r := e.patch("/api/v1/me", e.basic("1002"), `{"status":"dnd","status_message":"Back at 3"}`); r.code != 200 {
+		t.Fatalf("dnd = %d %s", r.code, r.raw)
+	}
+	cut := time.Now()
+	err := bt.Within(ctx, 10*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`)),
+		bt.Until(`document.getElementById("conn").dataset.state === "live"`),
+	)
+	if err != nil {
+		t.Fatalf("after a dropped stream the page did not catch up: %v (%v)", err, texts(t, ctx, "#lamps li, #conn"))
+	}
+	t.Logf("dropped stream to Do Not Disturb on the page: %v", time.Since(cut).Round(time.Millisecond))
+	if kept, err := bt.Get(ctx, time.Second, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !kept {
+		t.Errorf("the page reloaded itself (%v)", err)
+	}
+	if got := texts(t, ctx, row+" .detail"); got[0] != "Back at 3" {
+		t.Errorf("message = %q", got)
+	}
+
+	net.Cut()
+	e.patch("/api/v1/me", e.basic("1002"), `{"status":"default","status_message":""}`)
+	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "c1", State: presence.Confirmed, Direction: presence.Initiator}})
+	err = bt.Within(ctx, 10*time.Second,
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(row+`[data-look="busy"]`)),
+	)
+	if err != nil {
+		t.Fatalf("after a reload: %v (%v)", err, texts(t, ctx, "body"))
+	}
+	if got := texts(t, ctx, row+" .detail"); got[0] != "" {
+		t.Errorf("message after the reset = %q", got)
+	}
+}
+
+// TestHUDKeyboardBrowser: with the keyboard alone Dave signs in, moves to
+// the directory with the arrow keys, finds Carol, adds her and sets Do Not
+// Disturb; every focused control shows a visible focus ring.
+func TestHUDKeyboardBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	ctx := bt.Start(t)
+	active := func() string {
+		t.Helper()
+		id, err := bt.Get(ctx, time.Second, chromedp.Evaluate[string](
+			`(document.activeElement.id || document.activeElement.tagName) + (document.activeElement.value ? "=" + document.activeElement.value : "")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	// tabTo presses Tab until the element with that id has the focus, and
+	// checks that it can be seen to have it.
+	tabTo := func(id string) {
+		t.Helper()
+		for range 40 {
+			if a := active(); a == id || strings.HasPrefix(a, id+"=") {
+				ring, err := bt.Get(ctx, time.Second, chromedp.Evaluate[string](`getComputedStyle(document.activeElement).outlineStyle`))
+				if err != nil || ring == "none" {
+					t.Errorf("%s has the focus but no visible outline (%q %v)", id, ring, err)
+				}
+				return
+			}
+			if err := bt.Within(ctx, time.Second, chromedp.KeyEvent("\t")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Fatalf("Tab never reaches #%s (at %s)", id, active())
+	}
+	key := func(keys string) {
+		t.Helper()
+		if err := bt.Within(ctx, 2*time.Second, chromedp.KeyEvent(keys)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bt.Within(ctx, 10*time.Second, chromedp.Navigate(e.base+"/"), chromedp.WaitVisible(chromedp.CSS(`#number`))); err != nil {
+		t.Fatal(err)
+	}
+	if a := active(); a != "number" {
+		t.Fatalf("the page opens with the focus on %s, want the extension field", a)
+	}
+	key("1004")
+	tabTo("password")
+	key(e.pw["1004"] + "\r")
+	if err := bt.Within(ctx, 5*time.Second, chromedp.WaitVisible(chromedp.CSS(`#lamps li.self[data-lamp]`))); err != nil {
+		t.Fatalf("Enter signs in: %v", err)
+	}
+	tabTo("tab-hud")
+	key(kb.ArrowRight)
+	if err := bt.Within(ctx, 2*time.Second, chromedp.WaitVisible(chromedp.CSS(`#dir`))); err != nil || active() != "tab-dir" {
+		t.Fatalf("ArrowRight on the tabs: %v, focus on %s", err, active())
+	}
+	tabTo("q")
+	key("carol")
+	if err := bt.Within(ctx, 5*time.Second, bt.Until(`document.getElementById("dir-count").textContent === "1 colleague"`)); err != nil {
+		t.Fatal(err)
+	}
+	tabTo("dir-all")
+	key(" ")
+	tabTo("dir-add")
+	key("\r")
+	if err := bt.Within(ctx, 5*time.Second, chromedp.WaitVisible(chromedp.CSS(`#my-list li[data-ext="1003"]`))); err != nil {
+		t.Fatalf("adding Carol with the keyboard: %v", err)
+	}
+	// Back to the tabs (Shift+Tab), End goes to the last one: My settings.
+	for range 40 {
+		if strings.HasPrefix(active(), "tab-") {
+			break
+		}
+		if err := bt.Within(ctx, time.Second, chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key(kb.End)
+	if err := bt.Within(ctx, 2*time.Second, chromedp.WaitVisible(chromedp.CSS(`#mine`))); err != nil || active() != "tab-mine" {
+		t.Fatalf("End on the tabs: %v, focus on %s", err, active())
+	}
+	tabTo("status")
+	key("Do")
+	tabTo("message")
+	key("At lunch")
+	tabTo("status-save")
+	key("\r")
+	waitFor(t, "Dave's DND from the keyboard", func() bool {
+		s := e.hub.Current("1004")
+		return s.Status == presence.StatusDND && s.Message == "At lunch"
+	})
+	if u, _, _ := e.set.Get("1004"); !slices.Equal(u.Appearance, []string{"1003"}) {
+		t.Errorf("Dave's list = %v", u.Appearance)
 	}
 }

@@ -87,3 +87,12 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 }
+
+// Until waits for a JavaScript expression to be true on the page.
+func Until(expr string) chromedp.Action[chromedp.Void] {
+	poll := chromedp.Poll[bool](expr)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := poll(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
