@@ -134,8 +134,8 @@ func (s *Server) pokeAllStreams() {
 
 // hudList is what the caller's HUD shows besides themself: their
 // appearance list in order (extensions since removed from the directory
-// left out), or, if they chose none, everyone they may see in number
-// order, up to maxHUD.
+// left out), or, if they chose none, the directory in number order, up to
+// maxHUD (under a refusing block, only those they may see).
 func (s *Server) hudList(number string) (exts []string, fallback bool) {
 	u, _, _ := s.opt.Settings.Get(number)
 	exts = []string{}
@@ -147,9 +147,13 @@ func (s *Server) hudList(number string) (exts []string, fallback bool) {
 		}
 		return exts, false
 	}
+	// Under a polite block a hidden colleague is listed too, neutral:
+	// leaving them out would tell the user who hides from them, and a
+	// row would vanish the moment someone stops sharing.
 	pol := s.opt.Hub.Policy()
+	polite := pol == nil || pol.Options().Block != presence.BlockRefuse
 	for _, p := range s.opt.Settings.People() {
-		if p.Number != number && pol.Access(number, p.Number) != presence.AccessNone {
+		if p.Number != number && (polite || pol.Access(number, p.Number) != presence.AccessNone) {
 			exts = append(exts, p.Number)
 		}
 	}

@@ -323,20 +323,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestEventsBrowserSession(t *testing.T) {
 	// No ping within the test: what follows must come at once.
 	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
-	// Alice chose no list: everyone she may see, in number order (not
-	// Eve, who does not share).
+	// Alice chose no list: everyone, in number order; Eve, who does not
+	// share, too (neutral), as a polite block must not tell.
 	b := e.signIn("1001")
 	c, code, body := e.openEvents(b.with(""))
 	if c == nil {
 		t.Fatalf("events = %d %s", code, body)
 	}
-	e.start(c, b.with(""), "1001", "1002", "1003", "1004", "1006")
+	e.start(c, b.with(""), "1001", "1002", "1003", "1004", "1005", "1006")
 
-	// Eve starts sharing with everyone: she joins Alice's list.
+	// Eve, in Do Not Disturb, starts sharing with everyone: her row
+	// turns busy at once; the list stays as it was.
+	if r := e.patch("/api/v1/me", e.basic("1005"), `{"status":"dnd"}`); r.code != 200 {
+		t.Fatalf("eve dnd = %d %s", r.code, r.raw)
+	}
 	if r := e.patch("/api/v1/me", e.basic("1005"), `{"share_presence":true,"share_with":{"everyone":true,"roles":[],"departments":[],"extensions":[]}}`); r.code != 200 {
 		t.Fatalf("eve shares = %d %s", r.code, r.raw)
 	}
-	e.wantList(c, b.with(""), "1001", "1002", "1003", "1004", "1005", "1006")
+	ev, skipped := c.until(time.Second, func(ev sseEvent) bool { return ev.event == "presence" })
+	if !strings.Contains(ev.data, `"number":"1005"`) || !strings.Contains(ev.data, `"lamp":"busy"`) || len(skipped) > 0 {
+		t.Errorf("after Eve shares: %+v (skipped %+v)", ev, skipped)
+	}
 
 	// Signing out ends the stream, and a reconnect is refused.
 	res, raw := e.send(nil, "DELETE", e.base+"/api/v1/session", "", b.with(b.csrf))
@@ -407,7 +414,7 @@ func TestEventsShutdown(t *testing.T) {
 	if c == nil {
 		t.Fatalf("events = %d %s", code, body)
 	}
-	e.start(c, e.basic("1001"), "1001", "1002", "1003", "1004", "1006")
+	e.start(c, e.basic("1001"), "1001", "1002", "1003", "1004", "1005", "1006")
 	start := time.Now()
 	if err := e.stop(); err != nil {
 		t.Errorf("Run: %v", err)

@@ -96,3 +96,17 @@ func Until(expr string) chromedp.Action[chromedp.Void] {
 		return chromedp.Void{}, err
 	}
 }
+
+// Session opens a window of its own (its own cookies, like another
+// person's browser) in the browser that Start started.
+func Session(t testing.TB, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The first action creates the target; it must not run under a
+	// timeout, whose end would close the window.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a browser window: %v", err)
+	}
+	return ctx
+}
