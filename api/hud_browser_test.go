@@ -431,3 +431,46 @@ func TestHUDKeyboardBrowser(t *testing.T) {
 		t.Errorf("Dave's list = %v", u.Appearance)
 	}
 }
+
+// TestHUDCallerAndCloudBrowser: Carol, Bob's delegate, sees who is calling
+// him while his phone rings (Dave, who is not, was shown no name in
+// TestHUDBrowser); Dave's Teams meeting and Genesys away show in words
+// with the service that said so; Eve, who does not share with Carol,
+// shows neutral whatever Teams says.
+func TestHUDCallerAndCloudBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	ctx := bt.Start(t)
+	e.signInPage(ctx, e.base, "1003")
+	state := func(n string) string { return texts(t, ctx, `#lamps li[data-ext="`+n+`"] .state`)[0] }
+	look := func(n, want string) {
+		t.Helper()
+		if err := bt.Within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(`#lamps li[data-ext="`+n+`"][data-look="`+want+`"]`))); err != nil {
+			t.Fatalf("%s does not look %s within 1 s: %v (%q)", n, want, err, state(n))
+		}
+	}
+
+	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "r1", CallID: "r1@pbx", State: presence.Early, Direction: presence.Recipient,
+		Remote: presence.Party{URI: "sip:0999@pbx", Display: "Secret Customer"}}})
+	look("1002", "ringing")
+	if s := state("1002"); s != "Ringing – Secret Customer" {
+		t.Errorf("the delegate sees Bob's ringing as %q", s)
+	}
+
+	e.hub.SetCloud("1004", presence.Cloud{Source: presence.SourceTeams, State: presence.CloudBusy, Note: "In a meeting", Detail: "Busy/InAMeeting"})
+	look("1004", "busy")
+	if s := state("1004"); s != "In a meeting (Teams)" {
+		t.Errorf("Dave's Teams meeting shows as %q", s)
+	}
+	e.hub.SetCloud("1004", presence.Cloud{Source: presence.SourceTeams, State: presence.CloudUnknown})
+	e.hub.SetCloud("1004", presence.Cloud{Source: presence.SourceGenesys, State: presence.CloudAway, Note: "Break"})
+	look("1004", "away")
+	if s := state("1004"); s != "Break (Genesys)" {
+		t.Errorf("Dave's Genesys break shows as %q", s)
+	}
+
+	e.hub.SetCloud("1005", presence.Cloud{Source: presence.SourceTeams, State: presence.CloudBusy, Note: "In a meeting"})
+	time.Sleep(300 * time.Millisecond)
+	if s := state("1005"); s != "Available" {
+		t.Errorf("Eve, hidden from Carol, shows as %q", s)
+	}
+}
