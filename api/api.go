@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,10 @@ type Options struct {
 	// ("POST /teams/notify"); patterns as http.ServeMux takes them.
 	Routes map[string]http.Handler
 	Log    *slog.Logger
+
+	// ConfigPath is the TOML file the extensions and departments come
+	// from, shown to admins because they are changed there, not here.
+	ConfigPath string
 
 	// The JSON API under /api/v1 (see v1.go and openapi.json).
 	Settings *presence.Settings                                            // nil: /api/v1 is not served
@@ -83,6 +88,15 @@ type Server struct {
 func New(opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
+	}
+	if opt.ConfigPath != "" {
+		// Absolute now: the admin page shows it to someone who was not in
+		// the directory the gateway was started from.
+		abs, err := filepath.Abs(opt.ConfigPath)
+		if err != nil {
+			return nil, fmt.Errorf("api: config path %s: %w", opt.ConfigPath, err)
+		}
+		opt.ConfigPath = abs
 	}
 	s := &Server{opt: opt, start: time.Now()}
 	if opt.Settings != nil {
@@ -204,24 +218,22 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	body := map[string]any{
 		"status":         "ok",
 		"version":        s.opt.Version,
-		"uptime_seconds": int(time.Since(s.start).Seconds()),
+		"uptime_seconds": s.uptime(),
 	}
 	checks := map[string]string{}
 	code := http.StatusOK
-	for _, c := range s.opt.Checks {
-		if err := c.Run(ctx); err != nil {
-			checks[c.Name] = err.Error()
-			body["status"] = "degraded"
-			if !c.Soft {
-				code = http.StatusServiceUnavailable
-			}
-		} else {
-			checks[c.Name] = "ok"
+	for name, c := range s.runChecks(r.Context()) {
+		if c.Status == checkOK {
+			checks[name] = "ok"
+			continue
+		}
+		checks[name] = c.Message
+		body["status"] = "degraded"
+		if !c.Soft {
+			code = http.StatusServiceUnavailable
 		}
 	}
 	body["checks"] = checks
@@ -231,6 +243,40 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, code, body)
+}
+
+func (s *Server) uptime() int { return int(time.Since(s.start).Seconds()) }
+
+const (
+	checkOK      = "ok"
+	checkFailing = "failing"
+)
+
+// checkResult is one check's outcome, as /api/v1/system shows it.
+type checkResult struct {
+	Status  string `json:"status"`  // checkOK or checkFailing
+	Message string `json:"message"` // why it fails; "" when ok
+	Soft    bool   `json:"soft"`
+}
+
+// runChecks runs every health check under one deadline, so a hung
+// dependency cannot hold a load balancer's probe or an admin's page.
+// /healthz and /api/v1/system both use it: they must never disagree.
+func (s *Server) runChecks(ctx context.Context) map[string]checkResult {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out := make(map[string]checkResult, len(s.opt.Checks))
+	for _, c := range s.opt.Checks {
+		res := checkResult{Status: checkOK, Soft: c.Soft}
+		if err := c.Run(ctx); err != nil {
+			res.Status, res.Message = checkFailing, err.Error()
+			if res.Message == "" {
+				res.Message = "failing; the check gave no reason"
+			}
+		}
+		out[c.Name] = res
+	}
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

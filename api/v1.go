@@ -67,6 +67,8 @@ func (s *Server) v1(mux *http.ServeMux) {
 		},
 	})
 	s.route(mux, "/api/v1/events", map[string]handler{"GET": s.events})
+	s.route(mux, "/api/v1/settings", map[string]handler{"GET": s.allSettings})
+	s.route(mux, "/api/v1/system", map[string]handler{"GET": s.system})
 	mux.HandleFunc("/api/v1/session", s.sessionRoute)
 	if s.opt.Audit != nil {
 		s.route(mux, "/api/v1/audit", map[string]handler{"GET": s.audit})

@@ -1015,6 +1015,8 @@ func TestV1OpenAPI(t *testing.T) {
 		"/api/v1/openapi.json":                 {"get"},
 		"/api/v1/session":                      {"post", "get", "delete"},
 		"/api/v1/events":                       {"get"},
+		"/api/v1/settings":                     {"get"},
+		"/api/v1/system":                       {"get"},
 	}
 	if len(paths) != len(routes) {
 		t.Errorf("openapi.json has %d paths, want %d", len(paths), len(routes))

@@ -54,7 +54,9 @@ func StartSized(t testing.TB, w, h int) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
+	// The window alone is not enough: headless Chromium keeps it at least
+	// 500 px wide, wider than a phone.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(w), int64(h))); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx

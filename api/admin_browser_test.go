@@ -1,0 +1,306 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/blfgw/blfgw/api"
+	bt "github.com/blfgw/blfgw/internal/browsertest"
+)
+
+// pageProblems collects what the page's scripts throw and what the
+// Content-Security-Policy blocks, until the test ends.
+func pageProblems(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
+	cctx, cancel := context.WithCancel(ctx)
+	msgs := chromedp.Console(cctx)
+	var (
+		mu  sync.Mutex
+		got []string
+		wg  sync.WaitGroup
+	)
+	wg.Go(func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleException || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				got = append(got, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+				mu.Unlock()
+			}
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
+// TestAdminBrowser: Alice, an admin, opens the Admin tab on a phone-sized
+// screen and sees where the directory comes from, every extension, each
+// user's settings including a hidden one's, a failing Teams bridge with its
+// reason and that it is optional; she filters the audit log by subject
+// with the keyboard and sees only that change, pages to older entries,
+// and sees the gateway's refusal of a bad filter in its words. Bob, not an
+// admin, never sees the tab, and the API refuses him the settings.
+func TestAdminBrowser(t *testing.T) {
+	var teamsDown atomic.Bool
+	teamsDown.Store(true)
+	conf := filepath.Join(t.TempDir(), "etc", "blfgw.toml")
+	e := newEnv(t, func(o *api.Options) {
+		o.EventsPing = time.Hour
+		o.ConfigPath = conf
+		o.Checks = []api.Check{
+			{Name: "store", Run: func(context.Context) error { return nil }},
+			{Name: "teams", Soft: true, Run: func(context.Context) error {
+				if teamsDown.Load() {
+					return errors.New("graph: 401 Unauthorized: the client secret has expired")
+				}
+				return nil
+			}},
+			{Name: "genesys", Soft: true, Run: func(context.Context) error { return nil }},
+		}
+	})
+	ctx := bt.Start(t) // 420 px wide
+	problems := pageProblems(t, ctx)
+	text := func(sel string) string {
+		t.Helper()
+		s, err := bt.Get(ctx, 2*time.Second, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	eval := func(js string) []string {
+		t.Helper()
+		v, err := bt.Get(ctx, 2*time.Second, chromedp.Evaluate[[]string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	signIn := func(n string) {
+		t.Helper()
+		err := bt.Within(ctx, 10*time.Second,
+			chromedp.Navigate(e.base+"/"),
+			chromedp.WaitVisible(chromedp.CSS(`#number`)),
+			chromedp.SendKeys(chromedp.CSS(`#number`), n),
+			chromedp.SendKeys(chromedp.CSS(`#password`), e.pw[n]),
+			chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#tab-mine`)),
+			chromedp.WaitNotVisible(chromedp.CSS(`#login`)),
+		)
+		if err != nil {
+			t.Fatalf("%s signs in: %v", n, err)
+		}
+	}
+
+	signIn("1001")
+	opened := time.Now()
+	err := bt.Within(ctx, 10*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#tab-admin`)),
+		chromedp.Click(chromedp.CSS(`#tab-admin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#admin h2`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-ext-table tr[data-ext="1006"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-settings-table tr[data-ext="1005"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-checks tr[data-check="teams"][data-status="failing"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-dept-table tr[data-dept="Sales"]`)),
+	)
+	if err != nil {
+		html, _ := bt.Get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("#admin")))
+		t.Fatalf("the admin view: %v\n%s", err, html)
+	}
+	t.Logf("admin tab to every part loaded: %v", time.Since(opened).Round(time.Millisecond))
+
+	// Where the directory comes from, and that it is changed there.
+	note := text(`#adm-config-note`)
+	for _, want := range []string{"configuration file " + conf, "reloads the file when it changes (or on SIGHUP)", "cannot be edited here"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("the note %q does not say %q", note, want)
+		}
+	}
+	if got := eval(`[...document.querySelectorAll("#adm-ext-table tbody tr")].map((r) => r.dataset.ext)`); !slices.Equal(got, []string{"1001", "1002", "1003", "1004", "1005", "1006"}) {
+		t.Errorf("extensions shown: %v", got)
+	}
+	if got := text(`#adm-ext-table tr[data-ext="1003"]`); !strings.Contains(got, "Carol Cooper") || !strings.Contains(got, "Sales") || !strings.Contains(got, "Supervisor") {
+		t.Errorf("Carol's row: %q", got)
+	}
+	if got := eval(`[...document.querySelectorAll("#adm-dept-table tbody tr")].map((r) => r.textContent)`); !slices.Equal(got, []string{"Reception1", "Sales2", "Support2", "(no department)1"}) {
+		t.Errorf("departments shown: %q", got)
+	}
+
+	// Each user's settings, in words; Eve hides her presence, the admin
+	// still sees it.
+	bob := text(`#adm-settings-table tr[data-ext="1002"]`)
+	for _, want := range []string{"Bob Baker (1002)", "On", "Colleagues: Dave Dyer (1004)", "Carol Cooper (1003)", "Follows the phone"} {
+		if !strings.Contains(bob, want) {
+			t.Errorf("Bob's settings row %q does not say %q", bob, want)
+		}
+	}
+	if eve := text(`#adm-settings-table tr[data-ext="1005"]`); !strings.Contains(eve, "Off") || !strings.Contains(eve, "Nobody while sharing is off") {
+		t.Errorf("Eve's settings row: %q", eve)
+	}
+	if dave := text(`#adm-settings-table tr[data-ext="1004"]`); !strings.Contains(dave, "Sharing") {
+		t.Errorf("Dave's row does not show his locked field: %q", dave)
+	}
+
+	// The failing bridge: its reason, in words, and that it is optional.
+	teams := text(`#adm-checks tr[data-check="teams"]`)
+	for _, want := range []string{"Microsoft Teams bridge", "Failing", "the client secret has expired", "Optional: the gateway works without it"} {
+		if !strings.Contains(teams, want) {
+			t.Errorf("the Teams row %q does not say %q", teams, want)
+		}
+	}
+	if store := text(`#adm-checks tr[data-check="store"]`); !strings.Contains(store, "Working") || !strings.Contains(store, "Required") {
+		t.Errorf("the store row: %q", store)
+	}
+	if facts := text(`#adm-facts`); !strings.Contains(facts, "test") || !strings.Contains(facts, conf) {
+		t.Errorf("facts: %q", facts)
+	}
+
+	// A phone-sized screen: the tables scroll inside their frames, the
+	// page does not.
+	wide, err := bt.Get(ctx, time.Second, chromedp.Evaluate[bool](`window.innerWidth !== 420 || document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || wide {
+		w, _ := bt.Get(ctx, time.Second, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+		t.Errorf("the page (scroll width, screen width) = %v, want it within 420 px: %v", w, err)
+	}
+
+	// Changes made through the API; the filter by subject, submitted
+	// with the Enter key, shows only the one to Carol.
+	for i := range 52 {
+		if r := e.patch("/api/v1/me", e.basic("1002"), fmt.Sprintf(`{"status_message":"note %d"}`, i)); r.code != 200 {
+			t.Fatalf("bob's change = %d %s", r.code, r.raw)
+		}
+	}
+	if r := e.patch("/api/v1/extensions/1003/settings", e.basic("1001"), `{"status":"away"}`); r.code != 200 {
+		t.Fatalf("alice changes carol = %d %s", r.code, r.raw)
+	}
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Focus(chromedp.CSS(`#adm-subject`)),
+		chromedp.SendKeys(chromedp.CSS(`#adm-subject`), "1003"+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-audit-table tr[data-subject="1003"]`)),
+	)
+	if err != nil {
+		t.Fatalf("filter the audit log by subject: %v", err)
+	}
+	if got := eval(`[...document.querySelectorAll("#adm-audit-table tbody tr")].map((r) => r.dataset.subject + " " + r.dataset.field)`); !slices.Equal(got, []string{"1003 status"}) {
+		t.Errorf("audit filtered by 1003 shows %v", got)
+	}
+	if row := text(`#adm-audit-table tr[data-subject="1003"]`); !strings.Contains(row, "Follows the phone") || !strings.Contains(row, "Appears away") || !strings.Contains(row, "Alice Admin (1001)") {
+		t.Errorf("Carol's audit row: %q", row)
+	}
+	if hidden, err := bt.Get(ctx, time.Second, chromedp.Evaluate[bool](`document.getElementById("adm-audit-more").hidden`)); err != nil || !hidden {
+		t.Errorf("Older entries offered for a single entry (%v)", err)
+	}
+	bt.Screenshot(t, ctx, "admin.png")
+
+	// Bob's 52 changes: a page of 50, then the older ones.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.SetValue(chromedp.CSS(`#adm-subject`), "1002"),
+		chromedp.Click(chromedp.CSS(`#adm-audit-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-audit-more`)),
+	)
+	if err != nil {
+		t.Fatalf("Bob's changes: %v", err)
+	}
+	count := func() int {
+		t.Helper()
+		return len(eval(`[...document.querySelectorAll("#adm-audit-table tbody tr[data-subject='1002']")].map((r) => r.dataset.id)`))
+	}
+	if n := count(); n != 50 {
+		t.Errorf("first page: %d rows", n)
+	}
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#adm-audit-more`)), chromedp.WaitNotVisible(chromedp.CSS(`#adm-audit-more`))); err != nil {
+		t.Fatalf("older entries: %v", err)
+	}
+	if n := count(); n != 52 {
+		t.Errorf("after Older entries: %d rows", n)
+	}
+	if ids := eval(`[...document.querySelectorAll("#adm-audit-table tbody tr")].map((r) => r.dataset.id)`); !slices.IsSortedFunc(ids, func(a, b string) int { return compareNumbers(b, a) }) {
+		t.Errorf("not newest first: %v", ids)
+	}
+
+	// A filter the gateway refuses is shown in its words. The page offers
+	// only valid fields, so a stale option stands in for a mistake.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("adm-field").add(new Option("colour", "colour"))`),
+		chromedp.SetValue(chromedp.CSS(`#adm-field`), "colour"),
+		chromedp.Click(chromedp.CSS(`#adm-audit-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-audit-msg[data-kind="error"]`)),
+	)
+	if err != nil {
+		t.Fatalf("a refused filter: %v", err)
+	}
+	if msg := text(`#adm-audit-msg`); !strings.Contains(msg, `unknown field "colour"`) {
+		t.Errorf("the refusal is shown as %q", msg)
+	}
+	// And one the page catches itself: From after Until.
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.SetValue(chromedp.CSS(`#adm-field`), ""),
+		chromedp.SetValue(chromedp.CSS(`#adm-since`), "2026-03-02T10:00"),
+		chromedp.SetValue(chromedp.CSS(`#adm-until`), "2026-03-01T10:00"),
+		chromedp.Click(chromedp.CSS(`#adm-audit-form button[type="submit"]`)),
+	)
+	if err == nil {
+		_, err = bt.Get(ctx, 5*time.Second, chromedp.Poll[bool](`document.getElementById("adm-audit-msg").textContent.includes("before")`))
+	}
+	if err != nil {
+		t.Fatalf("From after Until: %v (%q)", err, text(`#adm-audit-msg`))
+	}
+
+	// The bridge recovers; Refresh says so.
+	teamsDown.Store(false)
+	if err := bt.Within(ctx, 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#adm-health-refresh`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-checks tr[data-check="teams"][data-status="ok"]`)),
+	); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if msg := text(`#adm-health-msg`); msg != "Every check passes." {
+		t.Errorf("health after refresh: %q", msg)
+	}
+
+	// Signing out empties the view; Bob, a user, never sees the tab, and
+	// the API refuses him everyone's settings.
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login`))); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	if n, err := bt.Get(ctx, time.Second, chromedp.Evaluate[int](`document.getElementById("admin").childElementCount`)); err != nil || n != 0 {
+		t.Errorf("after sign-out the admin view holds %d elements (%v)", n, err)
+	}
+	signIn("1002")
+	state, err := bt.Get(ctx, 5*time.Second, chromedp.Evaluate[[]any](
+		`fetch("/api/v1/settings").then((r) => [document.getElementById("tab-admin").hidden, document.getElementById("admin").childElementCount, r.status])`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || len(state) != 3 || state[0] != true || state[1] != float64(0) || state[2] != float64(403) {
+		t.Errorf("Bob's page: tab-admin hidden, admin view children, GET /api/v1/settings = %v (%v)", state, err)
+	}
+	wantErr(t, "bob's settings list", e.get("/api/v1/settings", e.basic("1002")), 403, "forbidden", "", "only administrators")
+
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page reported problems:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// compareNumbers orders decimal ids as numbers.
+func compareNumbers(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
+}
