@@ -271,6 +271,10 @@ func TestHUDDirectoryBrowser(t *testing.T) {
 		t.Fatalf("reorder and remove: %v", err)
 	}
 	want("1001", "1005")
+	if err := bt.Within(ctx, 5*time.Second, chromedp.Focus(chromedp.CSS(`#dept`)), chromedp.KeyEvent("Sal"), count("1 colleague")); err != nil {
+		t.Fatal(err)
+	}
+	bt.Screenshot(t, ctx, "directory.png")
 	// The HUD shows the same list in the same order.
 	err = bt.Within(ctx, 5*time.Second,
 		chromedp.Click(chromedp.CSS(`#tab-hud`)),

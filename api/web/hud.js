@@ -394,10 +394,10 @@ function showMyList() {
   const locked = mine.locked.includes("appearance");
   const app = appearance();
   $("list-help").textContent = locked
-    ? "Your administrator keeps this list (the same as your phone's BLF keys); it cannot be changed here."
+    ? "Your administrator keeps this list; it cannot be changed here."
     : app.length === 0
       ? "Empty: your page shows everyone who shares their presence with you. Add colleagues from the search above."
-      : "The same list as your phone's BLF keys, in key order.";
+      : "Your BLF list, in key order: the same list the API and your administrator manage.";
   ol.replaceChildren(...app.map((n, i) => {
     const li = document.createElement("li");
     li.dataset.ext = n;
