@@ -1,11 +1,9 @@
 package api
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/blfgw/blfgw/presence"
 )
@@ -25,43 +23,6 @@ func adminOnly(w http.ResponseWriter, me caller, what string) bool {
 	return false
 }
 
-// matchPeople is the directory filtered by the query parameters q (a name
-// substring or a number prefix) and department, as GET /api/v1/extensions
-// takes them; false: the refusal is written.
-func (s *Server) matchPeople(w http.ResponseWriter, r *http.Request) ([]presence.Person, bool) {
-	q := strings.ToLower(r.URL.Query().Get("q"))
-	dept := r.URL.Query().Get("department")
-	if dept != "" && !slices.Contains(s.opt.Settings.Departments(), dept) {
-		writeFieldError(w, http.StatusBadRequest, "invalid",
-			fmt.Sprintf("unknown department %q (departments: %s)", dept, strings.Join(s.opt.Settings.Departments(), ", ")), "department")
-		return nil, false
-	}
-	var out []presence.Person
-	for _, p := range s.opt.Settings.People() {
-		if dept != "" && p.Department != dept {
-			continue
-		}
-		if q != "" && !strings.HasPrefix(p.Number, q) && !strings.Contains(strings.ToLower(p.Name), q) {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, true
-}
-
-// compareNumbers orders extension numbers as a person reads them: 999
-// before 1000. Numbers that are not all digits fall back to text order.
-func compareNumbers(a, b string) int {
-	if digits(a) && digits(b) && len(a) != len(b) {
-		return cmp.Compare(len(a), len(b))
-	}
-	return strings.Compare(a, b)
-}
-
-func digits(s string) bool {
-	return s != "" && strings.Trim(s, "0123456789") == ""
-}
-
 // allSettings serves GET /api/v1/settings: every user's settings, the same
 // objects as GET /api/v1/extensions/{number}/settings, in number order.
 // Hidden presence is shown too: admins may see and change anyone's
@@ -77,7 +38,7 @@ func (s *Server) allSettings(w http.ResponseWriter, r *http.Request, me caller) 
 	if !ok {
 		return
 	}
-	slices.SortStableFunc(people, func(a, b presence.Person) int { return compareNumbers(a.Number, b.Number) })
+	slices.SortStableFunc(people, func(a, b presence.Person) int { return numberOrder(a.Number, b.Number) })
 	out := make([]settingsJSON, 0, len(people))
 	for _, p := range people {
 		u, locked, ok := s.opt.Settings.Get(p.Number)

@@ -193,13 +193,29 @@ func (s *Server) extensions(w http.ResponseWriter, r *http.Request, _ caller) {
 	if !onlyParams(w, r, "q", "department") {
 		return
 	}
+	people, ok := s.matchPeople(w, r)
+	if !ok {
+		return
+	}
+	out := make([]personJSON, 0, len(people))
+	for _, p := range people {
+		out = append(out, personOf(p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"extensions": out})
+}
+
+// matchPeople is the directory filtered by the query parameters q (a name
+// substring or a number prefix) and department, as GET /api/v1/extensions
+// takes them; false: the refusal is written.
+func (s *Server) matchPeople(w http.ResponseWriter, r *http.Request) ([]presence.Person, bool) {
 	q := strings.ToLower(r.URL.Query().Get("q"))
 	dept := r.URL.Query().Get("department")
 	if dept != "" && !slices.Contains(s.opt.Settings.Departments(), dept) {
-		writeFieldError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("unknown department %q", dept), "department")
-		return
+		writeFieldError(w, http.StatusBadRequest, "invalid",
+			fmt.Sprintf("unknown department %q (departments: %s)", dept, strings.Join(s.opt.Settings.Departments(), ", ")), "department")
+		return nil, false
 	}
-	out := []personJSON{}
+	var out []presence.Person
 	for _, p := range s.opt.Settings.People() {
 		if dept != "" && p.Department != dept {
 			continue
@@ -207,9 +223,9 @@ func (s *Server) extensions(w http.ResponseWriter, r *http.Request, _ caller) {
 		if q != "" && !strings.HasPrefix(p.Number, q) && !strings.Contains(strings.ToLower(p.Name), q) {
 			continue
 		}
-		out = append(out, personOf(p))
+		out = append(out, p)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"extensions": out})
+	return out, true
 }
 
 func (s *Server) departments(w http.ResponseWriter, _ *http.Request, _ caller) {
