@@ -237,6 +237,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	body["checks"] = checks
+	if s.sess != nil {
+		body["web_sessions"] = s.sess.len()
+		body["event_streams"] = s.streamCount()
+	}
 	if s.opt.Stats != nil {
 		for k, v := range s.opt.Stats() {
 			body[k] = v

@@ -331,6 +331,9 @@ func TestEventsBrowserSession(t *testing.T) {
 		t.Fatalf("events = %d %s", code, body)
 	}
 	e.start(c, b.with(""), "1001", "1002", "1003", "1004", "1005", "1006")
+	if r := e.get("/healthz", e.basic("1001")); r.body["web_sessions"] != float64(1) || r.body["event_streams"] != float64(1) {
+		t.Errorf("healthz counts %v sessions and %v streams, want 1 and 1", r.body["web_sessions"], r.body["event_streams"])
+	}
 
 	// Eve, in Do Not Disturb, starts sharing with everyone: her row
 	// turns busy at once; the list stays as it was.
