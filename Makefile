@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 BENCHFLAGS ?=
 PKGS     := ./...
 
-.PHONY: all build run watch publish teams-demo teams-set genesys-set test check deps unit fuzz-short fuzz bench bench-calls clean
+.PHONY: all build run demo watch publish teams-demo teams-set genesys-set test check deps unit fuzz-short fuzz bench bench-calls clean
 
 all: build
 
@@ -21,6 +21,12 @@ build:
 run: build
 	mkdir -p var
 	./$(BIN) serve -config $(CONFIG)
+
+# The gateway on the example config beside a simulated office that places
+# calls and changes statuses, on a fresh var/demo.db: open
+# http://127.0.0.1:8080/ and sign in as 1001 / change-me-1001. Ctrl-C stops.
+demo: build
+	./$(BIN) demo -config $(CONFIG)
 
 # Try the running gateway by hand with SIPp (make run in another terminal):
 #   make watch EXT=1001                 a BLF key; NOTIFYs go to var/watch-1001.log
@@ -104,6 +110,11 @@ deps:
 	  command -v apt-get >/dev/null || { echo "chromium not found: the web HUD tests need it (Debian package chromium)"; exit 1; }; \
 	  echo "installing chromium for the web HUD tests"; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+	@command -v firefox-esr >/dev/null || command -v firefox >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  command -v apt-get >/dev/null || { echo "firefox not found: the web HUD tests need it (Debian package firefox-esr)"; exit 1; }; \
+	  echo "installing firefox-esr for the web HUD tests"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq firefox-esr; }
 
 unit: deps
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)

@@ -21,6 +21,7 @@ func TestImportRules(t *testing.T) {
 		"sip/dialoginfo": {"sip/internal/"},
 		"sip/pidf":       {"sip/internal/"},
 		"sip":            {"dialog", "presence", "sip/dialoginfo", "sip/pidf", "sip/internal/"},
+		"sip/office":     nil,
 		"bridge/teams":   {"presence", "bridge/internal/"},
 		// The fake is imported by end-to-end tests that must not link
 		// the Graph SDK: nothing of the module, nothing heavy.

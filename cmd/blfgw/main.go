@@ -28,6 +28,7 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   blfgw serve -config FILE [-sip LIST] [-http ADDR] [-db PATH]
+  blfgw demo [-config FILE] [-sip LIST] [-http ADDR] [-db PATH] [-pace N] [-seed N]
   blfgw check-config FILE
   blfgw import-genesys-mappings FILE
   blfgw version

@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "demo":
+		return demo(ctx, args[1:], stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
 	case "import-genesys-mappings":
@@ -265,16 +267,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		checks = append(checks, api.Check{Name: "genesys", Soft: true, Run: func(context.Context) error { return gen.Health() }})
 	}
 	httpSrv, err := api.New(api.Options{
-		Settings: settings,
-		Hub:      hub,
-		Password: live.password,
-		Audit:    auditLog(db0),
-		TokenKey: key,
-		Addr:     cfg.HTTP.Listen,
-		Version:  versionString(),
-		Checks:   checks,
-		Routes:   routes,
-		Pprof:    cfg.HTTP.Pprof,
+		Settings:   settings,
+		Hub:        hub,
+		Password:   live.password,
+		Audit:      auditLog(db0),
+		TokenKey:   key,
+		Addr:       cfg.HTTP.Listen,
+		ConfigPath: cfg.Path(),
+		Version:    versionString(),
+		Checks:     checks,
+		Routes:     routes,
+		Pprof:      cfg.HTTP.Pprof,
 		Stats: func() map[string]any {
 			m := map[string]any{"publications": tracker.Len()}
 			for k, v := range sipSrv.Stats() {
