@@ -82,6 +82,7 @@ type Server struct {
 	// handlers to return, and a stream's would not by itself.
 	streamsCtx  context.Context
 	stopStreams context.CancelFunc
+	conns       conns
 }
 
 // New binds the listener now, so an address in use is reported at start.
@@ -158,7 +159,9 @@ func New(opt Options) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
+	s.conns.fresh = map[net.Conn]struct{}{}
 	s.srv = &http.Server{
+		ConnState:         s.conns.track,
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelWarn),
@@ -208,13 +211,45 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.stopStreams()
+	// A connection on which no request has arrived yet (browsers open
+	// them ahead) would hold Shutdown for 5 s; nothing is lost by closing
+	// it, the client opens another when it needs one.
+	s.conns.closeNew()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.opt.Log.Warn("api: requests still running 5 s after the stop began; closing their connections")
+		err = s.srv.Close()
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
 	return err
+}
+
+// conns knows the connections that have not sent a request yet.
+type conns struct {
+	mu    sync.Mutex
+	fresh map[net.Conn]struct{}
+}
+
+func (c *conns) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st == http.StateNew {
+		c.fresh[conn] = struct{}{}
+	} else {
+		delete(c.fresh, conn)
+	}
+}
+
+func (c *conns) closeNew() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.fresh {
+		_ = conn.Close()
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestHealthz(t *testing.T) {
@@ -122,5 +124,42 @@ func TestListenError(t *testing.T) {
 	defer s.ln.Close()
 	if _, err := New(Options{Addr: s.Addr()}); err == nil {
 		t.Fatal("second listener on the same address did not fail")
+	}
+}
+
+// TestStopWithOpenConnection: a browser's connection opened ahead, with
+// no request on it yet, does not hold the stop (Go's Shutdown would wait
+// 5 s for it and then report an error, so the gateway would exit 1).
+func TestStopWithOpenConnection(t *testing.T) {
+	s, err := New(Options{Addr: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Until the server has seen it: a request on another connection.
+	res, err := http.Get("http://" + s.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want a clean stop", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("the stop took %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
 	}
 }

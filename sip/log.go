@@ -29,7 +29,7 @@ func newPeerSafeHandler(h slog.Handler) slog.Handler {
 }
 
 func (h *peerSafeHandler) Handle(ctx context.Context, r slog.Record) error {
-	if strings.HasSuffix(r.Message, "ref went negative") {
+	if strings.Contains(r.Message, "ref went negative") { // "TCP ref went negative", "UDP ref went negative on try close"
 		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
 			return nil
 		}

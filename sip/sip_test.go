@@ -359,6 +359,7 @@ func TestPeerSafeLog(t *testing.T) {
 		log.Error("failed to parse", "data", garbage, "error", "bad")
 	}
 	log.Warn("TCP ref went negative", "ref", -1)
+	log.Warn("UDP ref went negative on try close", "ref", -1)
 	log.Info("ordinary", "k", "v")
 	out := buf.String()
 	if n := strings.Count(out, "failed to parse"); n != 1 {
