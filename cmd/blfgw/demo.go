@@ -114,6 +114,10 @@ func demo(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	case err = <-ran:
 	}
+	// The office's last hang-ups and restored statuses were answered a
+	// moment ago; give their NOTIFYs and page events that moment to leave
+	// before the gateway stops, so no lamp is left showing a call.
+	time.Sleep(300 * time.Millisecond)
 	stopGateway()
 	if gwErr := <-served; err == nil {
 		err = gwErr
