@@ -99,22 +99,18 @@ check:
 
 # The end-to-end tests need SIPp (Debian package sip-tester); on a Debian or
 # Ubuntu machine it is installed here when missing.
+# need COMMANDS,PACKAGE,WHY: one of COMMANDS must be on the PATH, else the
+# Debian PACKAGE is installed (with sudo unless root).
+need = command -v $(firstword $(1)) >/dev/null $(foreach c,$(wordlist 2,9,$(1)),|| command -v $(c) >/dev/null) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  command -v apt-get >/dev/null || { echo "$(firstword $(1)) not found: $(3) need it (Debian package $(2))"; exit 1; }; \
+	  echo "installing $(2) for $(3)"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(2); }
+
 deps:
-	@command -v sipp >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  command -v apt-get >/dev/null || { echo "sipp not found: install SIPp (Debian package sip-tester)"; exit 1; }; \
-	  echo "installing sip-tester (SIPp) for the end-to-end tests"; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq sip-tester; }
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  command -v apt-get >/dev/null || { echo "chromium not found: the web HUD tests need it (Debian package chromium)"; exit 1; }; \
-	  echo "installing chromium for the web HUD tests"; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
-	@command -v firefox-esr >/dev/null || command -v firefox >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  command -v apt-get >/dev/null || { echo "firefox not found: the web HUD tests need it (Debian package firefox-esr)"; exit 1; }; \
-	  echo "installing firefox-esr for the web HUD tests"; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq firefox-esr; }
+	@$(call need,sipp,sip-tester,the end-to-end tests)
+	@$(call need,chromium chromium-browser,chromium,the web page's tests)
+	@$(call need,firefox-esr firefox,firefox-esr,the web page's tests)
 
 unit: deps
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
