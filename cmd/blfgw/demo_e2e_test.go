@@ -19,6 +19,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	bt "github.com/blfgw/blfgw/internal/browsertest"
 )
 
 const (
@@ -196,6 +200,20 @@ func TestE2EDemo(t *testing.T) {
 	d := startDemo(t, "-db", db, "-sip", sipFlag, "-http", fmt.Sprintf("127.0.0.1:%d", httpPort), "-pace", "0.05", "-seed", "11")
 	d.waitOutput(fmt.Sprintf("demo: open %s/ and sign in as %s with password %s (Ctrl-C stops)", base, demoUser, demoPassword), 30*time.Second)
 
+	// The newcomer opens the page and signs in as the README says.
+	browser := bt.StartSized(t, 900, 760)
+	page := bt.Session(t, browser)
+	err := bt.Within(page, 20*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#number`)),
+		chromedp.SendKeys(chromedp.CSS(`#number`), demoUser),
+		chromedp.SendKeys(chromedp.CSS(`#password`), demoPassword+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#lamps li.self[data-lamp]`)),
+	)
+	if err != nil {
+		t.Fatalf("signing in on the demo's page: %v", err)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
 	stream := events(t, ctx, base, demoUser, demoPassword)
@@ -232,6 +250,14 @@ func TestE2EDemo(t *testing.T) {
 			t.Fatalf("within 60 s saw only %v of %v", want, need)
 		}
 	}
+
+	// ... and sees the lamps move: a colleague's row ringing, on the phone
+	// or on hold, in words.
+	moving := `#lamps li:not(.self)[data-look="ringing"], #lamps li:not(.self)[data-look="busy"], #lamps li:not(.self)[data-look="hold"], #lamps li:not(.self)[data-look="outgoing"]`
+	if err := bt.Within(page, 20*time.Second, chromedp.WaitVisible(chromedp.CSS(moving))); err != nil {
+		t.Fatalf("no colleague's lamp moved on the page: %v", err)
+	}
+	bt.Screenshot(t, page, "demo.png")
 
 	// Ctrl-C: the office ends its calls and restores statuses while the
 	// gateway still runs, then the gateway stops.
