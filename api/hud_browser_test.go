@@ -138,6 +138,31 @@ func TestHUDSettingsBrowser(t *testing.T) {
 		t.Errorf("Dave sees %s", r.raw)
 	}
 
+	// Share with: the Support department and supervisors as well as Dave;
+	// Eve, in Support, now sees him.
+	if r := e.get("/api/v1/extensions/1002/presence", e.basic("1005")); r.body["lamp"] != "idle" {
+		t.Fatalf("Eve sees Bob before he shares with Support: %s", r.raw)
+	}
+	if got, err := bt.Get(ctx, time.Second, chromedp.Value(chromedp.CSS(`#sw-exts`))); err != nil || got != "1004" {
+		t.Errorf("the colleagues Bob shares with show as %q (%v)", got, err)
+	}
+	err = bt.Within(ctx, 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#sw-depts input[value="Support"]`)),
+		chromedp.Click(chromedp.CSS(`#sw-roles input[value="supervisor"]`)),
+		chromedp.Click(chromedp.CSS(`#share-form button[type="submit"]`)),
+		bt.Until(`document.getElementById("mine-msg").textContent === "Sharing saved."`),
+	)
+	if err != nil {
+		t.Fatalf("share with Support: %v", err)
+	}
+	if u, _, _ := e.set.Get("1002"); !slices.Equal(u.With.Departments, []string{"Support"}) || !slices.Equal(u.With.Extensions, []string{"1004"}) ||
+		len(u.With.Roles) != 1 || u.With.Roles[0] != presence.RoleSupervisor || u.With.Everyone {
+		t.Errorf("Bob's share_with after the page: %+v", u.With)
+	}
+	if r := e.get("/api/v1/extensions/1002/presence", e.basic("1005")); r.body["lamp"] != "busy" || r.body["message"] != "Back at 3" {
+		t.Errorf("Eve, in Support, sees %s", r.raw)
+	}
+
 	// Sharing off: Dave's view goes neutral.
 	if err := bt.Within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#share`)), chromedp.WaitVisible(chromedp.CSS(`#mine-msg[data-kind="ok"]`))); err != nil {
 		t.Fatal(err)
