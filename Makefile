@@ -129,7 +129,7 @@ fuzz:
 # Benchmarks print figures; nothing here asserts a timing. blfgw-bench runs
 # every phase, the edge proxy's calls last (about 2 minutes of it).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./presence ./sip/... ./store
+	$(GO) test -run '^$$' -bench . -benchmem ./presence ./sip/... ./store ./api
 	$(GO) run ./cmd/blfgw-bench -bin $(BIN) $(BENCHFLAGS)
 
 # The calls phase alone: SIPp calls through the edge proxy at rising rates
