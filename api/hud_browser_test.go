@@ -503,3 +503,23 @@ func TestHUDCallerAndCloudBrowser(t *testing.T) {
 		t.Errorf("Eve, hidden from Carol, shows as %q", s)
 	}
 }
+
+// TestHUDSessionEndsBrowser: when the session runs out, the open page
+// notices by itself (its stream is refused), says so and asks to sign in
+// again; nothing more is shown.
+func TestHUDSessionEndsBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = 200 * time.Millisecond })
+	ctx := bt.Start(t)
+	e.signInPage(ctx, e.base, "1004")
+	e.advance(e.ttl + time.Minute)
+	err := bt.Within(ctx, 10*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#login`)),
+		bt.Until(`document.getElementById("login-error").textContent.includes("session has ended")`),
+	)
+	if err != nil {
+		t.Fatalf("the page did not notice its session ended: %v (%v)", err, texts(t, ctx, "body"))
+	}
+	if rows := texts(t, ctx, "#lamps li"); len(rows) != 0 {
+		t.Errorf("after the session ended the page still shows %q", rows)
+	}
+}
