@@ -52,7 +52,7 @@ func TestHUDBrowser(t *testing.T) {
 		t.Fatalf("Bob's lamp not busy within 1 s: %v", err)
 	}
 	t.Logf("call to busy on the page: %v", time.Since(changed).Round(time.Millisecond))
-	label, err := bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`)))
+	label, err := bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .label`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestHUDBrowser(t *testing.T) {
 	if err := bt.Within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(row+`[data-look="dnd"]`))); err != nil {
 		t.Fatalf("Bob's Do Not Disturb not shown within 1 s: %v", err)
 	}
-	if label, err = bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Do not disturb" {
+	if label, err = bt.Get(ctx, time.Second, chromedp.Text(chromedp.CSS(row+` .label`))); err != nil || label != "Do not disturb" {
 		t.Fatalf("Bob's Do Not Disturb: %q %v", label, err)
 	}
 
@@ -96,7 +96,7 @@ func TestHUDBrowser(t *testing.T) {
 	signIn(ectx, "1005")
 	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "c2", State: presence.Confirmed}})
 	time.Sleep(500 * time.Millisecond)
-	if label, err = bt.Get(ectx, time.Second, chromedp.Text(chromedp.CSS(row+` .state`))); err != nil || label != "Available" {
+	if label, err = bt.Get(ectx, time.Second, chromedp.Text(chromedp.CSS(row+` .label`))); err != nil || label != "Available" {
 		t.Errorf("Eve sees Bob as %q (%v), want the neutral Available", label, err)
 	}
 }
@@ -470,7 +470,7 @@ func TestHUDCallerAndCloudBrowser(t *testing.T) {
 	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
 	ctx := bt.Start(t)
 	e.signInPage(ctx, e.base, "1003")
-	state := func(n string) string { return texts(t, ctx, `#lamps li[data-ext="`+n+`"] .state`)[0] }
+	state := func(n string) string { return texts(t, ctx, `#lamps li[data-ext="`+n+`"] .label`)[0] }
 	look := func(n, want string) {
 		t.Helper()
 		if err := bt.Within(ctx, time.Second, chromedp.WaitVisible(chromedp.CSS(`#lamps li[data-ext="`+n+`"][data-look="`+want+`"]`))); err != nil {
@@ -479,10 +479,18 @@ func TestHUDCallerAndCloudBrowser(t *testing.T) {
 	}
 
 	e.hub.SetDialogs("1002", presence.SourceSIP, []presence.Dialog{{ID: "r1", CallID: "r1@pbx", State: presence.Early, Direction: presence.Recipient,
-		Remote: presence.Party{URI: "sip:0999@pbx", Display: "Secret Customer"}}})
+		Remote: presence.Party{URI: "sip:0999@pbx", Display: "Secret Customer"}, Since: time.Now().Add(-75 * time.Second)}})
 	look("1002", "ringing")
 	if s := state("1002"); s != "Ringing – Secret Customer" {
 		t.Errorf("the delegate sees Bob's ringing as %q", s)
+	}
+	// The timer says how long it has been ringing, and keeps counting.
+	timer := func() string { return texts(t, ctx, `#lamps li[data-ext="1002"] .timer`)[0] }
+	if tm := timer(); tm != "1:15" && tm != "1:16" {
+		t.Errorf("Bob's timer shows %q, want 1:15", tm)
+	}
+	if err := bt.Within(ctx, 3*time.Second, bt.Until(`document.querySelector('#lamps li[data-ext="1002"] .timer').textContent >= "1:17"`)); err != nil {
+		t.Errorf("the timer does not count: %q", timer())
 	}
 
 	e.hub.SetCloud("1004", presence.Cloud{Source: presence.SourceTeams, State: presence.CloudBusy, Note: "In a meeting", Detail: "Busy/InAMeeting"})

@@ -58,7 +58,7 @@ func TestHUDFirefox(t *testing.T) {
 	changed := time.Now()
 	do("Bob's lamp busy within 1 s", ff.WaitJS(`!!document.querySelector(`+q(row+`[data-lamp="busy"]`)+`)`, time.Second))
 	t.Logf("call to busy on the page in Firefox: %v", time.Since(changed).Round(time.Millisecond))
-	if got := text(row + ` .state`); got != "On the phone" {
+	if got := text(row + ` .label`); got != "On the phone" {
 		t.Errorf("Bob's row says %q", got)
 	}
 

@@ -61,15 +61,36 @@ function look(p) {
       label += " – " + (ring.remote.display || ring.remote.identity.replace(/^sips?:/, "").replace(/@.*/, ""));
     }
   }
-  return { key, icon: (looks[key] || looks.offline).icon, label };
+  // The call the lamp shows, for its timer: the held one on hold, the
+  // ringing one while ringing, else the one in progress.
+  const want = { hold: (d) => d.held, ringing: (d) => d.state === "early", outgoing: (d) => d.state !== "confirmed", busy: (d) => d.state === "confirmed" && !d.held }[p.lamp];
+  const call = want && calls.find((d) => want(d) && d.since);
+  return { key, icon: (looks[key] || looks.offline).icon, label, since: call ? call.since : "" };
 }
+
+// elapsed is how long ago an RFC 3339 time was, as a call timer shows it.
+function elapsed(since, now) {
+  const s = Math.max(0, Math.floor((now - Date.parse(since)) / 1000));
+  const two = (n) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s / 60) % 60;
+  return h > 0 ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
+}
+
+function tick() {
+  const now = Date.now();
+  for (const t of document.querySelectorAll("#lamps .timer[data-since]")) {
+    t.textContent = elapsed(t.dataset.since, now);
+  }
+}
+setInterval(tick, 1000);
 
 function row(number) {
   let li = document.querySelector(`#lamps li[data-ext="${CSS.escape(number)}"]`);
   if (!li) {
     li = document.createElement("li");
     li.dataset.ext = number;
-    li.innerHTML = '<span class="icon" aria-hidden="true"></span><span><span class="name"></span> <span class="number"></span><br><span class="detail"></span></span><span class="state"></span>';
+    li.innerHTML = '<span class="icon" aria-hidden="true"></span><span><span class="name"></span> <span class="number"></span><br><span class="detail"></span></span><span class="state"><span class="label"></span> <span class="timer"></span></span>';
     li.querySelector(".number").textContent = number;
     li.querySelector(".name").textContent = nameOf(number);
   }
@@ -96,7 +117,15 @@ function showPresence(p) {
   li.dataset.look = l.key;
   li.querySelector(".icon").textContent = l.icon;
   li.querySelector(".name").textContent = p.number === self ? p.name + " (me)" : p.name;
-  li.querySelector(".state").textContent = l.label;
+  li.querySelector(".label").textContent = l.label;
+  const timer = li.querySelector(".timer");
+  if (l.since) {
+    timer.dataset.since = l.since;
+    timer.textContent = elapsed(l.since, Date.now());
+  } else {
+    delete timer.dataset.since;
+    timer.textContent = "";
+  }
   li.querySelector(".detail").textContent = p.message || "";
   li.setAttribute("aria-label", `${p.name}, ${p.number}: ${l.label}${p.message ? ", " + p.message : ""}`);
 }

@@ -93,7 +93,7 @@ func TestE2EHUD(t *testing.T) {
 		Body: dialogInfo("1001", call{ID: "c1", Direction: "recipient", State: "confirmed", Remote: "sip:300@" + e2eDomain})})
 	carol.waitRow("1001", "busy", hudBound)
 	t.Logf("PUBLISH 200 → busy on the page: %v", time.Since(pub.At).Round(time.Millisecond))
-	if s := carol.text(`#lamps li[data-ext="1001"] .state`); s != "On the phone" {
+	if s := carol.text(`#lamps li[data-ext="1001"] .label`); s != "On the phone" {
 		t.Errorf("Alice's row says %q", s)
 	}
 
