@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/blfgw/blfgw/api"
 	bt "github.com/blfgw/blfgw/internal/browsertest"
+	"github.com/blfgw/blfgw/presence"
 )
 
 // pageProblems collects what the page's scripts throw and what the
@@ -303,4 +305,197 @@ func compareNumbers(a, b string) int {
 		return len(a) - len(b)
 	}
 	return strings.Compare(a, b)
+}
+
+// TestAdminEditBrowser: Alice, an admin, on a phone-sized screen, changes
+// other users' settings from the Admin tab. With the keyboard alone she
+// opens Bob's editor, sets Do Not Disturb with a message and saves: only
+// those two fields are sent, the gateway audits her as the actor, the row
+// and the audit list show it, and the focus is back on Bob's Edit button.
+// Delegates for Eve, who does not share, are refused in the gateway's
+// words and the editor stays open; Escape closes it. Dave's sharing,
+// locked by the configuration file, is shown disabled with a note.
+func TestAdminEditBrowser(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	ctx := bt.Start(t) // 420 px wide
+	problems := pageProblems(t, ctx)
+	run := func(what string, d time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := bt.Within(ctx, d, steps...); err != nil {
+			html, _ := bt.Get(ctx, time.Second, chromedp.OuterHTML(chromedp.CSS("#adm-users")))
+			t.Fatalf("%s: %v\n%s", what, err, html)
+		}
+	}
+	eval := func(js string) any {
+		t.Helper()
+		v, err := bt.Get(ctx, 2*time.Second, chromedp.Evaluate[any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := bt.Get(ctx, 2*time.Second, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	edit := func(n string) string { return `#adm-settings-table button.adm-edit[data-ext="` + n + `"]` }
+	const editorOpen = `document.getElementById("adm-editor").open`
+	focusOn := func(sel string) string {
+		return `document.activeElement === document.querySelector(` + strconv.Quote(sel) + `)`
+	}
+
+	run("Alice signs in and opens the Admin tab", 10*time.Second,
+		chromedp.Navigate(e.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#number`)),
+		chromedp.SendKeys(chromedp.CSS(`#number`), "1001"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), e.pw["1001"]),
+		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tab-admin`)),
+		chromedp.Click(chromedp.CSS(`#tab-admin`)),
+		chromedp.WaitVisible(chromedp.CSS(edit("1005"))),
+	)
+	// Every Edit button says whose settings it opens.
+	if got := eval(`[...document.querySelectorAll("#adm-settings-table button.adm-edit")].map((b) => b.getAttribute("aria-label") + "|" + b.textContent)`); fmt.Sprint(got) != "[Edit settings of Alice Admin|Edit Edit settings of Bob Baker|Edit Edit settings of Carol Cooper|Edit Edit settings of Dave Dyer|Edit Edit settings of Eve Evans|Edit Edit settings of Frank Fisher|Edit]" {
+		t.Errorf("Edit buttons: %v", got)
+	}
+	// What the page sends, seen from inside it.
+	eval(`window.sent = []; const f = window.fetch; window.fetch = (u, o) => {
+		if (o && o.method && o.method !== "GET") window.sent.push([o.method, String(u), o.headers["Content-Type"], o.headers["X-CSRF-Token"] ? "token" : "none", o.body]);
+		return f(u, o);
+	}; true`)
+
+	// Bob, with the keyboard: Enter on his Edit button, the status by
+	// typing, Tab to the message, Enter saves.
+	run("Bob's editor opens with Enter", 5*time.Second,
+		chromedp.Focus(chromedp.CSS(edit("1002"))),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-ed-status`)),
+		bt.Until(`document.getElementById("adm-editor").contains(document.activeElement)`),
+	)
+	if title := text(`#adm-ed-title`); title != "Settings of Bob Baker (1002)" {
+		t.Errorf("editor title %q", title)
+	}
+	if got := eval(`[...document.querySelectorAll("#adm-editor input, #adm-editor select")].filter((el) => el.labels.length === 0).map((el) => el.id || el.name)`); fmt.Sprint(got) != "[]" {
+		t.Errorf("inputs without a label: %v", got)
+	}
+	// What the editor starts from: Bob's settings as they are.
+	if got := eval(`["adm-ed-status", "adm-ed-message", "adm-ed-exts", "adm-ed-delegates", "adm-ed-appearance"].map((id) => document.getElementById(id).value).concat(
+		[...document.querySelectorAll("#adm-editor input[type=checkbox]:checked")].map((b) => b.name + "=" + b.value))`); fmt.Sprint(got) != "[default  1004 1003  share_presence=on]" {
+		t.Errorf("Bob's editor starts from %v", got)
+	}
+	if got := eval(`[...document.querySelectorAll("#adm-ed-depts input")].map((b) => b.value)`); fmt.Sprint(got) != "[Reception Sales Support]" {
+		t.Errorf("departments offered: %v", got)
+	}
+	if fits := eval(`(() => {
+		const d = document.getElementById("adm-editor"), r = d.getBoundingClientRect();
+		return r.left >= 0 && r.right <= window.innerWidth && d.scrollWidth <= d.clientWidth && document.documentElement.scrollWidth <= window.innerWidth;
+	})()`); fits != true {
+		t.Errorf("the editor does not fit a 420 px screen")
+	}
+	run("status and message with the keyboard", 5*time.Second,
+		chromedp.Focus(chromedp.CSS(`#adm-ed-status`)),
+		chromedp.KeyEvent("Do"),
+		chromedp.KeyEvent("\t"),
+		bt.Until(focusOn(`#adm-ed-message`)),
+		chromedp.KeyEvent("In a meeting until 3\r"),
+		bt.Until(`document.getElementById("adm-edit-msg").textContent === "Saved Bob Baker's settings."`),
+		bt.Until(`!`+editorOpen),
+		bt.Until(`document.querySelector('#adm-settings-table tr[data-ext="1002"]').textContent.includes("Do not disturb")`),
+		bt.Until(focusOn(edit("1002"))),
+	)
+	waitFor(t, "Bob's DND set by Alice", func() bool {
+		s := e.hub.Current("1002")
+		return s.Status == presence.StatusDND && s.Message == "In a meeting until 3"
+	})
+	if got := eval(`window.sent`); fmt.Sprint(got) != `[[PATCH /api/v1/extensions/1002/settings application/json token {"status":"dnd","status_message":"In a meeting until 3"}]]` {
+		t.Errorf("the page sent %v", got)
+	}
+	if row := text(`#adm-settings-table tr[data-ext="1002"]`); !strings.Contains(row, "“In a meeting until 3”") {
+		t.Errorf("Bob's row after the save: %q", row)
+	}
+	// The gateway audited Alice as the one who changed it; the page's
+	// audit list, refreshed, shows it.
+	r := e.get("/api/v1/audit?subject=1002", e.basic("1001"))
+	entries, _ := r.body["entries"].([]any)
+	var fields []string
+	for _, x := range entries {
+		en, _ := x.(map[string]any)
+		if en["actor"] == "1001" && en["origin"] == "api" {
+			fields = append(fields, fmt.Sprint(en["field"], "=", en["new"]))
+		}
+	}
+	slices.Sort(fields)
+	if r.code != 200 || !slices.Equal(fields, []string{"status=dnd", "status_message=In a meeting until 3"}) {
+		t.Errorf("audit of 1002 by 1001: %v (%d %s)", fields, r.code, r.raw)
+	}
+	run("the audit list shows the change", 5*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#adm-audit-table tr[data-subject="1002"][data-field="status"]`)))
+	if row := text(`#adm-audit-table tr[data-subject="1002"][data-field="status"]`); !strings.Contains(row, "Do not disturb") || !strings.Contains(row, "Alice Admin (1001)") {
+		t.Errorf("the audit row: %q", row)
+	}
+
+	// Eve does not share: delegates are refused, in the gateway's words,
+	// and nothing closes.
+	run("Eve's delegates", 5*time.Second,
+		chromedp.Click(chromedp.CSS(edit("1005"))),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-ed-delegates`)),
+		chromedp.SetValue(chromedp.CSS(`#adm-ed-delegates`), "1003"),
+		chromedp.Click(chromedp.CSS(`#adm-ed-save`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-ed-error[data-kind="error"]`)),
+	)
+	if msg := text(`#adm-ed-error`); !strings.Contains(msg, "while presence sharing is on") {
+		t.Errorf("the refusal is shown as %q", msg)
+	}
+	if got := eval(`[document.getElementById("adm-ed-error").getAttribute("role"), document.getElementById("adm-ed-delegates").getAttribute("aria-invalid"), ` + editorOpen + `]`); fmt.Sprint(got) != "[alert true true]" {
+		t.Errorf("after the refusal (role, aria-invalid, open) = %v", got)
+	}
+	if u, _, _ := e.set.Get("1005"); len(u.Delegates) != 0 {
+		t.Errorf("Eve's delegates changed despite the refusal: %v", u.Delegates)
+	}
+	bt.Screenshot(t, ctx, "admin-edit.png")
+	run("Escape closes the editor, the focus goes back", 5*time.Second,
+		chromedp.KeyEvent(kb.Escape),
+		bt.Until(`!`+editorOpen),
+		bt.Until(focusOn(edit("1005"))),
+	)
+
+	// Dave's sharing is locked by the file: disabled, with a note; Save
+	// with nothing changed sends nothing.
+	run("Dave's editor", 5*time.Second,
+		chromedp.Click(chromedp.CSS(edit("1004"))),
+		chromedp.WaitVisible(chromedp.CSS(`#adm-ed-share-locked`)),
+	)
+	if got := eval(`["adm-ed-share", "adm-ed-status", "adm-ed-delegates"].map((id) => document.getElementById(id).disabled)`); fmt.Sprint(got) != "[true false false]" {
+		t.Errorf("disabled (sharing, status, delegates) = %v", got)
+	}
+	if note := text(`#adm-ed-share-locked`); !strings.Contains(note, "set in the configuration file") {
+		t.Errorf("the locked note: %q", note)
+	}
+	if d := eval(`document.getElementById("adm-ed-share").getAttribute("aria-describedby")`); d != "adm-ed-share-locked" {
+		t.Errorf("the locked checkbox is described by %v", d)
+	}
+	if n := eval(`document.querySelectorAll("#adm-editor .adm-locked").length`); n != float64(1) {
+		t.Errorf("%v locked notes for Dave, want 1", n)
+	}
+	run("Save with nothing changed, then Cancel", 5*time.Second,
+		chromedp.Click(chromedp.CSS(`#adm-ed-save`)),
+		bt.Until(`document.getElementById("adm-ed-error").textContent.startsWith("Nothing to save")`),
+		chromedp.Click(chromedp.CSS(`#adm-ed-cancel`)),
+		bt.Until(`!`+editorOpen),
+		bt.Until(focusOn(edit("1004"))),
+	)
+	if n := eval(`window.sent.length`); n != float64(2) {
+		t.Errorf("%v requests sent, want Bob's and Eve's: %v", n, eval(`window.sent`))
+	}
+
+	if wide := eval(`document.documentElement.scrollWidth > window.innerWidth`); wide != false {
+		t.Errorf("the page is wider than the screen")
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page reported problems:\n%s", strings.Join(p, "\n"))
+	}
 }

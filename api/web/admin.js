@@ -1,9 +1,11 @@
 // The admin view: the directory as the configuration file has it, every
-// user's settings, the audit log and the gateway's health. It only reads:
-// the directory is changed in the TOML file, a user's settings through the
-// API. hud.js shows and hides the #admin panel (its tabs); this script
-// fills it, loads its data each time the panel is opened, and empties it
-// on sign-out.
+// user's settings, the audit log and the gateway's health. The directory
+// is changed in the TOML file; a user's settings are changed here, in an
+// editor (a modal <dialog>) that sends only what changed with the same
+// PATCH a script would use, so the gateway audits the admin as the actor.
+// hud.js shows and hides the #admin panel (its tabs); this script fills
+// it, loads its data each time the panel is opened, and empties it on
+// sign-out.
 "use strict";
 
 // One scope of our own: hud.js is a classic script too, and a top-level
@@ -11,8 +13,8 @@
 (() => {
   const root = document.getElementById("admin");
   let active = false; // an admin is signed in
-  // The session's CSRF token: GETs need none, and this view changes
-  // nothing yet; kept for the day it does.
+  // The session's CSRF token, from show(): GETs need none, the editor's
+  // PATCH does.
   let csrf = "";
   let gen = 0; // bumped by show and hide: answers for an older view are dropped
   let auditSeq = 0; // the latest audit request; an earlier one's answer is dropped
@@ -22,6 +24,9 @@
   let system = null; // GET /api/v1/system
   let auditQuery = null; // the filters of the shown entries
   let auditNext = null; // next_before of the last page shown
+  let depts = null; // GET /api/v1/departments: the department names
+  let editing = null; // the editor's user: {number, name, s (settings as loaded), locked}
+  let opening = false; // an editor's settings are on their way
 
   const fieldWords = {
     share_presence: "Sharing",
@@ -34,6 +39,8 @@
   const roleWords = { user: "User", admin: "Administrator", supervisor: "Supervisor", manager: "Manager", qa: "Quality assurance" };
   const rolesWords = { user: "users", admin: "administrators", supervisor: "supervisors", manager: "managers", qa: "quality assurance" };
   const statusWords = { default: "Follows the phone", available: "Available", dnd: "Do not disturb", away: "Appears away" };
+  const statusChoices = [["default", "Follow the phone"], ["available", "Available"], ["dnd", "Do not disturb"], ["away", "Appear away"]];
+  const roleChoices = [["user", "Users"], ["admin", "Administrators"], ["supervisor", "Supervisors"], ["manager", "Managers"], ["qa", "Quality assurance"]];
   const checkWords = { store: "Database", teams: "Microsoft Teams bridge", genesys: "Genesys Cloud bridge" };
 
   // h builds an element: attributes by name (class, data-*, aria-*,
@@ -58,6 +65,21 @@
       const res = await fetch(path, { headers: { Accept: "application/json" } });
       const body = await res.json().catch(() => ({}));
       return { ok: res.ok, status: res.status, body };
+    } catch {
+      return { ok: false, status: 0, body: {} };
+    }
+  }
+
+  // send is get for a change: JSON body, the session's CSRF token.
+  async function send(method, path, body) {
+    try {
+      const res = await fetch(path, {
+        method,
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body),
+      });
+      const out = await res.json().catch(() => ({}));
+      return { ok: res.ok, status: res.status, body: out };
     } catch {
       return { ok: false, status: 0, body: {} };
     }
@@ -169,7 +191,9 @@
       ext: table("adm-ext-table", "Extensions", ["Number", "Name", "Department", "Role"]),
       depts: table("adm-dept-table", "Departments", ["Department", "Members"]),
       setMsg: h("p", { id: "adm-settings-msg", role: "status" }),
-      settings: table("adm-settings-table", "Each user's settings", ["Extension", "Sharing", "Shared with", "Delegates", "BLF keys (appearance)", "Status", "Locked by the file"]),
+      editMsg: h("p", { id: "adm-edit-msg", role: "status" }),
+      settings: table("adm-settings-table", "Each user's settings", ["Extension", "Change", "Sharing", "Shared with", "Delegates", "BLF keys (appearance)", "Status", "Locked by the file"]),
+      editor: h("dialog", { id: "adm-editor", "aria-labelledby": "adm-ed-title" }),
       auditForm: h("form", { id: "adm-audit-form", "aria-label": "Filter the audit log" },
         h("label", {}, "Whose setting (extension)", h("input", { id: "adm-subject", name: "subject", inputmode: "numeric", autocomplete: "off", placeholder: "e.g. 1002" })),
         h("label", {}, "Changed by (extension or toml)", h("input", { id: "adm-actor", name: "actor", autocomplete: "off", placeholder: "e.g. 1001 or toml" })),
@@ -198,6 +222,14 @@
     });
     u.auditMore.addEventListener("click", () => loadAudit(true));
     u.refresh.addEventListener("click", () => loadSystem(gen));
+    // Escape, Cancel or a save: the keyboard goes back to the row's Edit
+    // button (the rows may have been drawn anew meanwhile).
+    u.editor.addEventListener("close", () => {
+      const n = editing && editing.number;
+      editing = null;
+      const b = n && ui === u && editButton(n);
+      if (b) b.focus();
+    });
 
     root.replaceChildren(
       h("h2", {}, "Admin"),
@@ -206,8 +238,8 @@
           .map(([id, text]) => h("li", {}, h("a", { href: "#" + id }, text))))),
       part("adm-dir", "Extensions and departments", u.configNote, u.extMsg, u.ext.wrap, u.depts.wrap),
       part("adm-users", "Users' settings",
-        h("p", {}, "What each user has chosen, including users who do not share their presence. Read-only here; fields locked by the configuration file cannot be changed by the user."),
-        u.setMsg, u.settings.wrap),
+        h("p", {}, "What each user has chosen, including users who do not share their presence. Edit changes a user's settings for them; the audit log records you as the one who changed them. Fields the configuration file locks cannot be changed, here or by the user."),
+        u.setMsg, u.editMsg, u.settings.wrap, u.editor),
       part("adm-audit", "Audit log",
         h("p", {}, "Every change of a user's settings: by the user, by an administrator, or by the configuration file."),
         u.auditForm, u.auditMsg, u.audit.wrap, u.auditMore),
@@ -267,6 +299,10 @@
     }
     const all = r.body.settings;
     for (const s of all) names.set(s.number, s.name);
+    // The rows are drawn anew: an Edit button with the focus keeps it.
+    const focused = document.activeElement && document.activeElement.classList.contains("adm-edit") && ui.settings.body.contains(document.activeElement)
+      ? document.activeElement.dataset.ext
+      : null;
     const hidden = all.filter((s) => !s.share_presence).length;
     say(ui.setMsg, `${all.length} ${all.length === 1 ? "user" : "users"}; ${hidden} not sharing their presence.`, "ok");
     if (all.length === 0) {
@@ -281,6 +317,10 @@
       if (s.status_message) status.append(h("br"), `“${s.status_message}”`);
       return h("tr", { "data-ext": s.number, "data-share": s.share_presence ? "on" : "off" },
         h("th", { scope: "row" }, `${s.name} (${s.number})`),
+        h("td", {}, h("button", {
+          type: "button", class: "adm-edit", "data-ext": s.number, "aria-label": `Edit settings of ${s.name}`,
+          "aria-haspopup": "dialog", onclick: () => openEditor(s.number),
+        }, "Edit")),
         h("td", { class: "adm-share" }, h("span", { "aria-hidden": "true" }, s.share_presence ? "✓ " : "✕ "), s.share_presence ? "On" : "Off"),
         h("td", {}, s.share_presence ? withWhom(s.share_with) : `Nobody while sharing is off (when on: ${withWhom(s.share_with)})`),
         h("td", {}, delegates),
@@ -288,6 +328,196 @@
         h("td", {}, status),
         h("td", {}, s.locked.length ? s.locked.map((f) => fieldWords[f] || f).join(", ") : "(none)"));
     }));
+    const b = focused && editButton(focused);
+    if (b) b.focus();
+  }
+
+  function editButton(n) {
+    return ui.settings.body.querySelector(`button.adm-edit[data-ext="${CSS.escape(n)}"]`);
+  }
+
+  async function loadDepartments(g) {
+    const r = await get("/api/v1/departments");
+    if (g !== gen || !r.ok) return; // the editor falls back on what it knows
+    depts = r.body.departments;
+  }
+
+  // The editor: one user's settings in a modal dialog, which keeps the
+  // keyboard inside and closes on Escape. Fields the configuration file
+  // locks are shown disabled, with a note that says why.
+
+  const splitList = (v) => v.split(/[\s,;]+/).filter(Boolean);
+  const sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const sameSet = (a, b) => sameList([...a].sort(), [...b].sort());
+
+  // The input or fieldset of each field, for the locked note and for the
+  // gateway's refusal of one field.
+  const fieldControl = {
+    status: "adm-ed-status",
+    status_message: "adm-ed-message",
+    share_presence: "adm-ed-share",
+    share_with: "adm-ed-with",
+    delegates: "adm-ed-delegates",
+    appearance: "adm-ed-appearance",
+  };
+
+  async function openEditor(n) {
+    if (opening || (editing && ui.editor.open)) return;
+    opening = true;
+    const g = gen;
+    const [r] = await Promise.all([
+      get(`/api/v1/extensions/${encodeURIComponent(n)}/settings`),
+      depts ? null : loadDepartments(g),
+    ]);
+    opening = false;
+    if (g !== gen) return;
+    if (!r.ok) {
+      say(ui.editMsg, problem(r, `Loading the settings of ${who(n)}`), "error");
+      return;
+    }
+    say(ui.editMsg, "", "");
+    fillEditor(r.body);
+    ui.editor.showModal();
+  }
+
+  function fillEditor(s) {
+    const locked = new Set(s.locked);
+    editing = { number: s.number, name: s.name, s, locked };
+    // lockNote: the note under a locked field; its id describes the field.
+    const lockNote = (field) => locked.has(field)
+      ? h("p", { id: `${fieldControl[field]}-locked`, class: "adm-locked" }, `${fieldWords[field]}: set in the configuration file; it cannot be changed here.`)
+      : null;
+    const described = (field, ...more) => [locked.has(field) ? `${fieldControl[field]}-locked` : null, ...more].filter(Boolean).join(" ") || null;
+    const box = (name, value, text, on) => h("label", { class: "check" },
+      h("input", { type: "checkbox", name, value, checked: on }), " " + text);
+    const sw = s.share_with;
+    // Configured departments, and any the user still has that the file
+    // no longer names, so saving does not drop them unasked.
+    const deptNames = [...new Set([...(depts || (system ? system.departments.map((d) => d.name) : [])), ...sw.departments])];
+    const delegatesHelp = s.share_presence
+      ? "Delegates see this user's calls and may answer them. Only while sharing is on."
+      : "This user does not share their presence: the gateway accepts delegates only while sharing is on.";
+
+    const form = h("form", { id: "adm-ed-form", novalidate: true },
+      h("h2", { id: "adm-ed-title" }, `Settings of ${s.name} (${s.number})`),
+      h("p", { class: "adm-ed-help" }, "Only the fields you change are saved. The audit log records you as the one who changed them."),
+      h("fieldset", {}, h("legend", {}, "Status"),
+        h("label", {}, "Status",
+          h("select", { id: "adm-ed-status", name: "status", disabled: locked.has("status"), "aria-describedby": described("status") },
+            statusChoices.map(([v, t]) => h("option", { value: v, selected: v === s.status }, t)))),
+        lockNote("status"),
+        h("label", {}, "Status message",
+          h("input", { id: "adm-ed-message", name: "status_message", maxlength: "200", autocomplete: "off", value: s.status_message, disabled: locked.has("status_message"), "aria-describedby": described("status_message") })),
+        lockNote("status_message")),
+      h("fieldset", {}, h("legend", {}, "Sharing"),
+        h("label", { class: "check" },
+          h("input", { id: "adm-ed-share", type: "checkbox", name: "share_presence", checked: s.share_presence, disabled: locked.has("share_presence"), "aria-describedby": described("share_presence") }),
+          " Share this user's presence"),
+        lockNote("share_presence"),
+        h("fieldset", { id: "adm-ed-with", disabled: locked.has("share_with"), "aria-describedby": described("share_with") },
+          h("legend", {}, "Share with"),
+          box("everyone", "true", "Everyone", sw.everyone),
+          h("fieldset", { id: "adm-ed-roles" }, h("legend", {}, "Roles"),
+            roleChoices.map(([v, t]) => box("role", v, t, sw.roles.includes(v)))),
+          h("fieldset", { id: "adm-ed-depts" }, h("legend", {}, "Departments"),
+            deptNames.length ? deptNames.map((d) => box("department", d, d, sw.departments.includes(d))) : h("p", {}, "No departments are configured.")),
+          h("label", {}, "Colleagues (extensions, comma separated)",
+            h("input", { id: "adm-ed-exts", name: "extensions", inputmode: "numeric", autocomplete: "off", value: sw.extensions.join(", ") }))),
+        lockNote("share_with")),
+      h("label", {}, "Delegates (extensions, comma separated)",
+        h("input", { id: "adm-ed-delegates", name: "delegates", inputmode: "numeric", autocomplete: "off", value: s.delegates.join(", "), disabled: locked.has("delegates"), "aria-describedby": described("delegates", "adm-ed-delegates-help") })),
+      h("p", { id: "adm-ed-delegates-help", class: "adm-ed-help" }, delegatesHelp),
+      lockNote("delegates"),
+      h("label", {}, "BLF keys, in key order (extensions, comma separated)",
+        h("input", { id: "adm-ed-appearance", name: "appearance", inputmode: "numeric", autocomplete: "off", value: s.appearance.join(", "), disabled: locked.has("appearance"), "aria-describedby": described("appearance", "adm-ed-appearance-help") })),
+      h("p", { id: "adm-ed-appearance-help", class: "adm-ed-help" }, "Empty: the user's keys and page show everyone who shares with them."),
+      lockNote("appearance"),
+      // Kept in sight at the bottom of a tall editor: the refusal and the
+      // buttons.
+      h("div", { class: "adm-ed-actions" },
+        h("p", { id: "adm-ed-error", role: "alert" }),
+        h("div", { class: "adm-buttons" },
+          h("button", { type: "submit", id: "adm-ed-save" }, "Save"),
+          h("button", { type: "button", id: "adm-ed-cancel", onclick: () => ui.editor.close() }, "Cancel"))));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      saveEditor();
+    });
+    ui.editor.replaceChildren(form);
+  }
+
+  // changes: what differs from the settings the editor was opened with;
+  // a locked field cannot differ (its control is disabled).
+  function changes() {
+    const { s, locked } = editing;
+    const $ = (id) => document.getElementById(id);
+    const picked = (name) => [...ui.editor.querySelectorAll(`input[name="${name}"]:checked`)].map((b) => b.value);
+    const p = {};
+    if (!locked.has("status") && $("adm-ed-status").value !== s.status) p.status = $("adm-ed-status").value;
+    if (!locked.has("status_message") && $("adm-ed-message").value !== s.status_message) p.status_message = $("adm-ed-message").value;
+    if (!locked.has("share_presence") && $("adm-ed-share").checked !== s.share_presence) p.share_presence = $("adm-ed-share").checked;
+    if (!locked.has("share_with")) {
+      const sw = {
+        everyone: picked("everyone").length > 0,
+        roles: picked("role"),
+        departments: picked("department"),
+        extensions: splitList($("adm-ed-exts").value),
+      };
+      const was = s.share_with;
+      if (sw.everyone !== was.everyone || !sameSet(sw.roles, was.roles) || !sameSet(sw.departments, was.departments) || !sameSet(sw.extensions, was.extensions)) {
+        p.share_with = sw;
+      }
+    }
+    for (const [field, id] of [["delegates", "adm-ed-delegates"], ["appearance", "adm-ed-appearance"]]) {
+      const v = splitList($(id).value);
+      if (!locked.has(field) && !sameList(v, s[field])) p[field] = v;
+    }
+    return p;
+  }
+
+  async function saveEditor() {
+    const cur = editing;
+    if (!cur) return;
+    const g = gen;
+    const error = document.getElementById("adm-ed-error");
+    const saveButton = document.getElementById("adm-ed-save");
+    for (const el of ui.editor.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    const p = changes();
+    if (Object.keys(p).length === 0) {
+      say(error, "Nothing to save: no field was changed.", "info");
+      return;
+    }
+    say(error, "", "");
+    saveButton.disabled = true;
+    ui.editor.setAttribute("aria-busy", "true");
+    const r = await send("PATCH", `/api/v1/extensions/${encodeURIComponent(cur.number)}/settings`, p);
+    if (g !== gen) return;
+    saveButton.disabled = false;
+    ui.editor.removeAttribute("aria-busy");
+    const open = editing === cur && ui.editor.open;
+    if (!r.ok) {
+      // The gateway's words; the editor stays open as it was.
+      const msg = problem(r, `Saving the settings of ${cur.name}`);
+      if (!open) {
+        say(ui.editMsg, msg, "error");
+        return;
+      }
+      say(error, msg, "error");
+      const field = r.body.error && r.body.error.field;
+      const el = field && document.getElementById(fieldControl[field.split(".")[0]] || "");
+      if (el) {
+        // Marked and in sight; the focus stays on Save, the alert says why.
+        el.setAttribute("aria-invalid", "true");
+        el.scrollIntoView({ block: "center" });
+      }
+      return;
+    }
+    say(ui.editMsg, `Saved ${cur.name}'s settings.`, "ok");
+    if (open) ui.editor.close();
+    await loadSettings(g);
+    // The change is in the audit log now; the list shows it with the
+    // filters in the form.
+    if (g === gen) loadAudit(false);
   }
 
   // auditFilters reads the form: the query, or why it cannot be sent.
@@ -422,6 +652,7 @@
     const g = gen;
     loadSystem(g);
     loadExtensions(g);
+    loadDepartments(g);
     loadSettings(g);
     loadAudit(false);
   }
@@ -438,7 +669,8 @@
       active = true;
       gen++;
       names = new Map();
-      extensions = system = auditQuery = auditNext = null;
+      extensions = system = auditQuery = auditNext = depts = editing = null;
+      opening = false;
       build();
       if (!root.hidden) refresh();
     },
@@ -446,9 +678,11 @@
       active = false;
       csrf = "";
       gen++;
+      if (ui && ui.editor.open) ui.editor.close();
       ui = null;
       names = new Map();
-      extensions = system = auditQuery = auditNext = null;
+      extensions = system = auditQuery = auditNext = depts = editing = null;
+      opening = false;
       root.replaceChildren();
     },
   };

@@ -496,8 +496,11 @@ $("logout").addEventListener("click", async () => {
   signedOut("Signed out.");
 });
 
-// A reload keeps the session: ask who is signed in.
-fetch("/api/v1/session").then(async (res) => {
-  if (res.ok) signedIn(await res.json());
-  else signedOut();
-}, () => signedOut("The gateway cannot be reached."));
+// A reload keeps the session: ask who is signed in, once every script
+// (admin.js too) has run.
+document.addEventListener("DOMContentLoaded", () => {
+  fetch("/api/v1/session").then(async (res) => {
+    if (res.ok) signedIn(await res.json());
+    else signedOut();
+  }, () => signedOut("The gateway cannot be reached."));
+});
