@@ -30,7 +30,7 @@ const (
 )
 
 // cmdTimeout bounds every command unless the caller gives another bound.
-const cmdTimeout = 10 * time.Second
+const cmdTimeout = 20 * time.Second
 
 // Path finds the browser. It is a hard requirement (CI installs Debian's
 // firefox-esr): a missing browser fails the test rather than skipping it.
@@ -173,8 +173,8 @@ func Start(t testing.TB) *Browser {
 	case ws = <-url:
 	case <-b.exited:
 		t.Fatalf("firefox exited before listening: %s", b.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("firefox did not start listening within 30 s: %s", b.log())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("firefox did not start listening within 60 s: %s", b.log())
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
@@ -185,7 +185,9 @@ func Start(t testing.TB) *Browser {
 	b.conn.SetReadLimit(64 << 20) // the default 32 KiB is less than one page's HTML
 	go b.read()
 
-	if err := b.Call("session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
+	// The first window of a fresh profile takes seconds, and many more
+	// while CI runs every package's tests at once.
+	if err := b.CallWithin(60*time.Second, "session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
 		t.Fatalf("session.new: %v", err)
 	}
 	var tree struct {
@@ -276,12 +278,12 @@ func (b *Browser) CallWithin(d time.Duration, method string, params, out any) er
 
 // Navigate opens url in the tab and waits for the page's load event.
 func (b *Browser) Navigate(url string) error {
-	return b.CallWithin(15*time.Second, "browsingContext.navigate", map[string]any{"context": b.context, "url": url, "wait": "complete"}, nil)
+	return b.CallWithin(30*time.Second, "browsingContext.navigate", map[string]any{"context": b.context, "url": url, "wait": "complete"}, nil)
 }
 
 // Reload reloads the page and waits for its load event.
 func (b *Browser) Reload() error {
-	return b.CallWithin(15*time.Second, "browsingContext.reload", map[string]any{"context": b.context, "wait": "complete"}, nil)
+	return b.CallWithin(30*time.Second, "browsingContext.reload", map[string]any{"context": b.context, "wait": "complete"}, nil)
 }
 
 // SetViewport sets the page's viewport to w×h CSS pixels.
