@@ -47,13 +47,12 @@ type hudPresence struct {
 
 // demoRun is one `blfgw demo` child process.
 type demoRun struct {
-	t        *testing.T
-	cmd      *exec.Cmd
-	out      *lockedWriter
-	buf      *strings.Builder
-	done     chan struct{}
-	err      error
-	httpPort int
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  *lockedWriter
+	buf  *strings.Builder
+	done chan struct{}
+	err  error
 }
 
 func startDemo(t *testing.T, args ...string) *demoRun {

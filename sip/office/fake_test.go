@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -357,15 +356,4 @@ func runOffice(t *testing.T, o func(ctx context.Context) error) (stop func() tim
 	}
 	t.Cleanup(func() { stop() })
 	return stop
-}
-
-func people(numbers ...string) []string { return numbers }
-
-func hasAny(s string, subs ...string) bool {
-	for _, x := range subs {
-		if strings.Contains(s, x) {
-			return true
-		}
-	}
-	return false
 }
