@@ -60,12 +60,15 @@ type systemJSON struct {
 	Version     string                 `json:"version"`
 	Uptime      int                    `json:"uptime_seconds"`
 	Checks      map[string]checkResult `json:"checks"`
+	Figures     map[string]any         `json:"figures"`
 	Departments []departmentJSON       `json:"departments"`
 }
 
 // system serves GET /api/v1/system: where the configuration lives, the
 // health checks /healthz runs (with the bridges' reasons, which a load
-// balancer does not need but an admin does) and the departments' sizes.
+// balancer does not need but an admin does), the counters /healthz shows
+// (subscriptions, the bridges' users and subscriptions...) and the
+// departments' sizes.
 func (s *Server) system(w http.ResponseWriter, r *http.Request, me caller) {
 	if !adminOnly(w, me, "read the gateway's health and configuration") {
 		return
@@ -88,6 +91,7 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request, me caller) {
 		Version:     s.opt.Version,
 		Uptime:      s.uptime(),
 		Checks:      s.runChecks(r.Context()),
+		Figures:     s.figures(),
 		Departments: depts,
 	})
 }

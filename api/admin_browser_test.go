@@ -76,6 +76,7 @@ func TestAdminBrowser(t *testing.T) {
 			}},
 			{Name: "genesys", Soft: true, Run: func(context.Context) error { return nil }},
 		}
+		o.Stats = func() map[string]any { return map[string]any{"teams_users": 1200, "teams_subscriptions": 2} }
 	})
 	ctx := bt.Start(t) // 420 px wide
 	problems := pageProblems(t, ctx)
@@ -166,6 +167,9 @@ func TestAdminBrowser(t *testing.T) {
 		if !strings.Contains(teams, want) {
 			t.Errorf("the Teams row %q does not say %q", teams, want)
 		}
+	}
+	if f := text(`#adm-figures tr[data-figure="teams_users"]`); !strings.Contains(f, "Teams users") || !strings.Contains(f, "1,200") {
+		t.Errorf("the Teams users counter reads %q", f)
 	}
 	if store := text(`#adm-checks tr[data-check="store"]`); !strings.Contains(store, "Working") || !strings.Contains(store, "Required") {
 		t.Errorf("the store row: %q", store)

@@ -140,6 +140,7 @@ func TestAdminSystem(t *testing.T) {
 			}},
 			{Name: "genesys", Soft: true, Run: func(context.Context) error { return nil }},
 		}
+		o.Stats = func() map[string]any { return map[string]any{"subscriptions": 7, "teams_users": 42} }
 	})
 	alice := e.basic("1001")
 	abs, err := filepath.Abs(filepath.Join("conf", "blfgw.toml"))
@@ -156,6 +157,7 @@ func TestAdminSystem(t *testing.T) {
 		Version     string
 		Uptime      *int `json:"uptime_seconds"`
 		Checks      map[string]check
+		Figures     map[string]float64
 		Departments []struct {
 			Name    string
 			Members int
@@ -180,6 +182,9 @@ func TestAdminSystem(t *testing.T) {
 	}
 	if got, _ := json.Marshal(s.Departments); string(got) != `[{"Name":"Reception","Members":1},{"Name":"Sales","Members":2},{"Name":"Support","Members":2}]` {
 		t.Errorf("departments = %s", got)
+	}
+	if f := s.Figures; len(f) != 4 || f["subscriptions"] != 7 || f["teams_users"] != 42 || f["web_sessions"] != 0 || f["event_streams"] != 0 {
+		t.Errorf("figures = %v, want the gateway's and the page's counters", f)
 	}
 	wantChecks := map[string]check{"store": {"ok", "", false}, "teams": {"ok", "", true}, "genesys": {"ok", "", true}}
 	if len(s.Checks) != 3 || s.Checks["store"] != wantChecks["store"] || s.Checks["teams"] != wantChecks["teams"] || s.Checks["genesys"] != wantChecks["genesys"] {

@@ -272,16 +272,27 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	body["checks"] = checks
-	if s.sess != nil {
-		body["web_sessions"] = s.sess.len()
-		body["event_streams"] = s.streamCount()
-	}
-	if s.opt.Stats != nil {
-		for k, v := range s.opt.Stats() {
-			body[k] = v
-		}
+	for k, v := range s.figures() {
+		body[k] = v
 	}
 	writeJSON(w, code, body)
+}
+
+// figures are the counters /healthz shows at its top level and
+// /api/v1/system under "figures": the gateway's (Options.Stats) and the
+// web page's own.
+func (s *Server) figures() map[string]any {
+	m := map[string]any{}
+	if s.opt.Stats != nil {
+		for k, v := range s.opt.Stats() {
+			m[k] = v
+		}
+	}
+	if s.sess != nil {
+		m["web_sessions"] = s.sess.len()
+		m["event_streams"] = s.streamCount()
+	}
+	return m
 }
 
 func (s *Server) uptime() int { return int(time.Since(s.start).Seconds()) }

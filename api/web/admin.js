@@ -42,6 +42,22 @@
   const statusChoices = [["default", "Follow the phone"], ["available", "Available"], ["dnd", "Do not disturb"], ["away", "Appear away"]];
   const roleChoices = [["user", "Users"], ["admin", "Administrators"], ["supervisor", "Supervisors"], ["manager", "Managers"], ["qa", "Quality assurance"]];
   const checkWords = { store: "Database", teams: "Microsoft Teams bridge", genesys: "Genesys Cloud bridge" };
+  // What the counters most looked at mean; the rest show by name.
+  const figureWords = {
+    subscriptions: "BLF and presence subscriptions",
+    publications: "Published call states",
+    notify_open: "NOTIFYs awaiting an answer",
+    notify_failed: "NOTIFYs failed",
+    web_sessions: "Signed-in browsers",
+    event_streams: "Open pages (event streams)",
+    teams_users: "Teams users",
+    teams_subscriptions: "Teams change subscriptions (650 users each)",
+    teams_polled_users: "Teams users polled",
+    graph_throttled: "Graph throttling answers (429)",
+    genesys_users: "Genesys users",
+    genesys_channels: "Genesys notification channels connected",
+    genesys_throttled: "Genesys throttling answers (429)",
+  };
 
   // h builds an element: attributes by name (class, data-*, aria-*,
   // scope…; true for a bare boolean attribute, false or null for none),
@@ -211,6 +227,7 @@
       facts: h("dl", { id: "adm-facts" }),
       healthMsg: h("p", { id: "adm-health-msg", role: "status" }),
       checks: table("adm-checks", "Health checks", ["Part", "State", "Reason", "Needed?"]),
+      figures: table("adm-figures", "Counters (also in /healthz)", ["Counter", "Value"]),
     };
     u.auditForm.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -243,7 +260,7 @@
       part("adm-audit", "Audit log",
         h("p", {}, "Every change of a user's settings: by the user, by an administrator, or by the configuration file."),
         u.auditForm, u.auditMsg, u.audit.wrap, u.auditMore),
-      part("adm-health", "Health", h("div", { class: "adm-buttons" }, u.refresh), u.healthMsg, u.facts, u.checks.wrap),
+      part("adm-health", "Health", h("div", { class: "adm-buttons" }, u.refresh), u.healthMsg, u.facts, u.checks.wrap, u.figures.wrap),
     );
     ui = u;
     showConfigNote();
@@ -622,6 +639,14 @@
       h("dt", {}, "Running for"), h("dd", {}, duration(system.uptime_seconds)),
       h("dt", {}, "Configuration file"), h("dd", {}, system.config_path ? h("code", {}, system.config_path) : "(not known to the web server)"),
       h("dt", {}, "Checked at"), h("dd", {}, new Date().toLocaleTimeString()));
+    const figures = Object.entries(system.figures || {})
+      .sort(([a], [b]) => (a in figureWords) === (b in figureWords) ? a.localeCompare(b) : a in figureWords ? -1 : 1);
+    if (figures.length === 0) emptyRow(ui.figures, "No counters.");
+    else {
+      ui.figures.body.replaceChildren(...figures.map(([name, v]) => h("tr", { "data-figure": name },
+        h("th", { scope: "row" }, figureWords[name] ? `${figureWords[name]} (${name})` : name),
+        h("td", { class: "adm-num" }, Number(v).toLocaleString()))));
+    }
     const checks = Object.entries(system.checks)
       .sort(([a, x], [b, y]) => (x.soft === y.soft ? a.localeCompare(b) : x.soft ? 1 : -1));
     const failing = checks.filter(([, c]) => c.status !== "ok");
