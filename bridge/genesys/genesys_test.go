@@ -2,6 +2,7 @@ package genesys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -368,7 +369,7 @@ func TestGenesysToLampsAndReconnect(t *testing.T) {
 
 	before := r.b.st.reconnects.Load()
 	r.fake.SocketClosing("")
-	eventually(t, 5*time.Second, "a new channel after socket_closing", func() bool {
+	eventually(t, 10*time.Second, "a new channel after socket_closing", func() bool {
 		return r.b.st.reconnects.Load() > before && r.b.Stats()["genesys_channels"] == 1
 	})
 	if err := r.fake.SetPresence(colleague, "Lunch"); err != nil {
@@ -441,4 +442,56 @@ func TestManyUsersSeveralChannels(t *testing.T) {
 		}
 		eventually(t, 2*time.Second, ext+" in a meeting", func() bool { return cloudOf(r.hub, ext).State == presence.CloudBusy })
 	}
+}
+
+// TestReconnectBackoffResets: the channel drops three times, each after
+// it had been up again: every reconnect waits the shortest back-off (at
+// most 1 s), not 1, 2, 4 s... as if the drops were failures in a row.
+func TestReconnectBackoffResets(t *testing.T) {
+	var logs lockedLog
+	r := start(t, func(o *Options) { o.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	for i := range 3 {
+		before := r.b.st.reconnects.Load()
+		r.fake.DropSockets()
+		eventually(t, 10*time.Second, fmt.Sprintf("the channel back after drop %d", i+1), func() bool {
+			n, _ := r.b.Stats()["genesys_channels"].(int)
+			return r.b.st.reconnects.Load() > before && n == 1
+		})
+	}
+	var waits []time.Duration
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct {
+			Msg string
+			In  time.Duration
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.Contains(rec.Msg, "channel lost; reconnecting") {
+			waits = append(waits, rec.In)
+		}
+	}
+	if len(waits) < 3 {
+		t.Fatalf("reconnect waits logged: %v, want 3", waits)
+	}
+	for i, w := range waits {
+		if w > time.Second {
+			t.Errorf("reconnect %d waited %v; after a channel that was up, want the first back-off (≤ 1 s)", i+1, w)
+		}
+	}
+}
+
+// lockedLog collects a logger's output from the bridge's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

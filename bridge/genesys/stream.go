@@ -30,19 +30,25 @@ func (b *Bridge) streamLoop(ctx context.Context, n int, ids []string) {
 	for ctx.Err() == nil {
 		err := b.stream(ctx, n, ids)
 		b.mu.Lock()
+		wasUp := b.channels[n] != nil && b.channels[n].connected
 		b.channels[n] = &channelState{users: len(ids)}
 		b.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}
 		b.st.reconnects.Add(1)
+		// Only failures in a row back off further: a channel that was up
+		// and then dropped starts again from the shortest wait, or a
+		// gateway up for weeks would wait minutes after each rare drop.
+		if wasUp {
+			failures = 0
+		}
 		wait := 100 * time.Millisecond // socket_closing: a new channel at once
 		if !errors.Is(err, errClosing) {
 			failures++
 			wait = work.Backoff(failures)
 			b.log.Warn("genesys: notification channel lost; reconnecting", "channel", n, "in", wait.Round(time.Millisecond), "err", err)
 		} else {
-			failures = 0
 			b.log.Info("genesys: notification channel closing; opening a new one", "channel", n)
 		}
 		select {

@@ -83,6 +83,9 @@ func (b *Bridge) notify(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	for _, n := range payload.Value {
 		s := b.subs[n.SubscriptionID]
+		if s == nil {
+			s = b.creatingWith(n.ClientState)
+		}
 		if s == nil || subtle.ConstantTimeCompare([]byte(s.state), []byte(n.ClientState)) != 1 {
 			refused++
 			continue
@@ -241,21 +244,38 @@ func (b *Bridge) create(ctx context.Context, ac *account, ids []string) error {
 	if err != nil {
 		return err
 	}
-	// A notification that beats Graph's 201 here is refused, and Graph
-	// delivers it again; the read of every user below covers it anyway.
+	// A notification may beat Graph's 201 here: it is known by its
+	// clientState until the id arrives.
 	s := &sub{account: ac, ids: ids, state: state}
+	b.mu.Lock()
+	b.creating[s] = struct{}{}
+	b.mu.Unlock()
 	now := time.Now()
 	id, exp, err := b.g.subscribe(ctx, ac, ids, b.opt.NotificationURL, b.opt.NotificationURL, state, now.Add(subLifetime))
+	b.mu.Lock()
+	delete(b.creating, s)
+	if err == nil {
+		s.id, s.expires, s.renewAt = id, exp, renewTime(now, exp)
+		b.subs[id] = s
+	}
+	b.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("subscribing for %d users as %s: %w", len(ids), ac.name, err)
 	}
-	s.id, s.expires, s.renewAt = id, exp, renewTime(now, exp)
-	b.mu.Lock()
-	b.subs[id] = s
-	b.mu.Unlock()
 	b.log.Info("teams: subscribed to presence changes", "account", ac.name, "users", len(ids), "subscription", id, "expires", exp)
 	// Anything that changed before the subscription existed.
 	b.enqueue(ids...)
+	return nil
+}
+
+// creatingWith is the subscription being created whose clientState is
+// state, if any; b.mu is held.
+func (b *Bridge) creatingWith(state string) *sub {
+	for s := range b.creating {
+		if subtle.ConstantTimeCompare([]byte(s.state), []byte(state)) == 1 {
+			return s
+		}
+	}
 	return nil
 }
 

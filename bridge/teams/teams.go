@@ -96,18 +96,21 @@ type Bridge struct {
 	refresh time.Duration // a call's session is sent again this often: half of CallExpiry
 	life    chan lifecycle
 
-	mu      sync.Mutex
-	byID    map[string]*user // resolved users by object id
-	byExt   map[string]*user
-	toRead  map[string]bool // ids waiting for a read
-	subs    map[string]*sub // by subscription id
-	polled  []string        // ids no subscription covers
-	lastErr error           // the last Graph failure, nil after a success
-	errAt   time.Time
-	subErr  error // why subscriptions are not (all) up
-	unknown []string
-	rereads map[string]time.Time
-	cancels []func() // the hub watches
+	mu     sync.Mutex
+	byID   map[string]*user // resolved users by object id
+	byExt  map[string]*user
+	toRead map[string]bool // ids waiting for a read
+	subs   map[string]*sub // by subscription id
+	// creating are subscriptions asked for whose id Graph has not given
+	// yet: a notification may arrive before the 201 does.
+	creating map[*sub]struct{}
+	polled   []string // ids no subscription covers
+	lastErr  error    // the last Graph failure, nil after a success
+	errAt    time.Time
+	subErr   error // why subscriptions are not (all) up
+	unknown  []string
+	rereads  map[string]time.Time
+	cancels  []func() // the hub watches
 
 	st stats
 }
@@ -184,18 +187,19 @@ func New(opt Options) (*Bridge, error) {
 		opt.Burst = 100
 	}
 	b := &Bridge{
-		opt:     opt,
-		log:     opt.Log.With("component", "teams"),
-		wakeW:   make(chan struct{}, 1),
-		wakeR:   make(chan struct{}, 1),
-		wakeRe:  make(chan struct{}, 1),
-		wakeS:   make(chan struct{}, 1),
-		refresh: opt.CallExpiry / 2,
-		life:    make(chan lifecycle, 256),
-		byID:    map[string]*user{},
-		byExt:   map[string]*user{},
-		toRead:  map[string]bool{},
-		subs:    map[string]*sub{},
+		opt:      opt,
+		log:      opt.Log.With("component", "teams"),
+		wakeW:    make(chan struct{}, 1),
+		wakeR:    make(chan struct{}, 1),
+		wakeRe:   make(chan struct{}, 1),
+		wakeS:    make(chan struct{}, 1),
+		refresh:  opt.CallExpiry / 2,
+		life:     make(chan lifecycle, 256),
+		byID:     map[string]*user{},
+		byExt:    map[string]*user{},
+		toRead:   map[string]bool{},
+		subs:     map[string]*sub{},
+		creating: map[*sub]struct{}{},
 	}
 	g, err := newGraph(&b.opt, rate.NewLimiter(rate.Limit(opt.Rate), opt.Burst), &b.gate, b.count)
 	if err != nil {
