@@ -747,6 +747,21 @@ func (r *sippRun) waitFor(desc string, timeout time.Duration, cond func([]sipMsg
 	}
 }
 
+// seen reports whether n NOTIFYs arrive within timeout, without failing
+// the test when they do not.
+func (r *sippRun) seen(n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if len(received(r.messages(), "NOTIFY")) >= n {
+			return true
+		}
+		if r.exited() || time.Now().After(deadline) {
+			return len(received(r.messages(), "NOTIFY")) >= n
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitNotifies waits until n NOTIFYs have been received and returns them.
 func (r *sippRun) waitNotifies(n int, timeout time.Duration) []sipMsg {
 	r.t.Helper()

@@ -492,80 +492,107 @@ func TestE2ERestart(t *testing.T) {
 		for _, tp := range transports {
 			t.Run(fmt.Sprintf("%s/%s", map[syscall.Signal]string{syscall.SIGTERM: "sigterm", syscall.SIGKILL: "sigkill"}[sig], tp), func(t *testing.T) {
 				t.Parallel()
-				g := startGateway(t, gwConfig{})
-				ww := watch{Ext: "1001", Expires: 600, UnsubAt: 3}
-				if tp == "tcp" {
-					// SIPp (t1) answers only on the connection it opened, which
-					// the restart closed; the gateway's new connection to the
-					// Contact brings the NOTIFY, and the log is what we check.
-					ww.UnsubAt = 0
-					// Reconnect attempts cover 6 s: a loaded CI machine took more
-					// than the 0.5 s of 5 x 100 ms to restart a killed gateway,
-					// and SIPp gave up on "connection refused".
-					ww.Extra = []string{"-max_reconnect", "30", "-reconnect_sleep", "200", "-reconnect_close", "false"}
-				}
-				w := g.watch(tp, ww)
-				w.waitNotifies(1, notifyBound)
-				g.publish(tp, publication{Ext: "1001", Body: dialogInfo("1001", talking), Expires: 600})
-				before := w.waitNotifies(2, notifyBound)[1]
-				if got := lampOf(t, before); got != "busy" {
-					t.Fatalf("before the restart: %q, want busy", got)
-				}
-				g.waitHealth("1 subscription, 1 publication", notifyBound, func(h health) bool { return h.Subscriptions == 1 && h.Publications == 1 })
-
-				g.stop(sig)
-				g.start()
-				// (Not the subscription count: the restored NOTIFY below may
-				// already have led to the unsubscribe.)
-				g.waitHealth("publication restored", notifyBound, func(h health) bool { return h.Publications == 1 })
-
-				after := w.waitNotifies(3, 10*time.Second)[2]
-				if got := lampOf(t, after); got != "busy" {
-					t.Errorf("after the restart: %q, want busy (publications persisted)", got)
-				}
-				if after.H("Call-ID") != before.H("Call-ID") || tagOf(after.H("From")) != tagOf(before.H("From")) || tagOf(after.H("To")) != tagOf(before.H("To")) {
-					t.Errorf("after the restart the NOTIFY is in another dialog:\nbefore %s / %s / %s\nafter  %s / %s / %s",
-						before.H("Call-ID"), before.H("From"), before.H("To"), after.H("Call-ID"), after.H("From"), after.H("To"))
-				}
-				if !strings.HasPrefix(after.H("Subscription-State"), "active") {
-					t.Errorf("after the restart: Subscription-State %q, want active", after.H("Subscription-State"))
-				}
-				c0, c1 := before.CSeq(), after.CSeq()
-				d0, _ := parseDialogInfo(before.Body)
-				d1, _ := parseDialogInfo(after.Body)
-				v0, _ := strconv.Atoi(d0.Version)
-				v1, err := strconv.Atoi(d1.Version)
-				if err != nil {
-					t.Fatalf("version %q", d1.Version)
-				}
-				t.Logf("CSeq %d -> %d, version %d -> %d", c0, c1, v0, v1)
-				if sig == syscall.SIGTERM {
-					if c1 != c0+1 {
-						t.Errorf("after SIGTERM: CSeq %d, want exactly %d", c1, c0+1)
+				// Over TCP, SIPp 3.6.1 now and then never reads the
+				// connection the restarted gateway opens to its Contact (it
+				// had just reconnected itself; the gateway's log shows the
+				// NOTIFY written). That run is tried once more, with a fresh
+				// gateway and watcher; a second loss fails the test.
+				for attempt := 1; ; attempt++ {
+					if restartOnce(t, sig, tp, attempt < 2) {
+						return
 					}
-					if v1 != v0+1 {
-						t.Errorf("after SIGTERM: version %d, want exactly %d", v1, v0+1)
-					}
-				} else {
-					if c1 <= c0 || c1 > c0+101 {
-						t.Errorf("after SIGKILL: CSeq %d, want in (%d, %d]", c1, c0, c0+101)
-					}
-					if v1 <= v0 || v1 > v0+101 {
-						t.Errorf("after SIGKILL: version %d, want in (%d, %d]", v1, v0, v0+101)
-					}
-				}
-				if tp == "udp" {
-					// Still the same subscription: the unsubscribe works.
-					w.mustPass(15 * time.Second)
-					s := w.subscription()
-					if len(s.Notifies) != 4 || !isTerminated(s.Notifies[3].H("Subscription-State"), "timeout") {
-						t.Errorf("unsubscribe after the restart: %d NOTIFYs, last %q", len(s.Notifies), s.Notifies[len(s.Notifies)-1].H("Subscription-State"))
-					}
-					g.waitHealth("no subscription", notifyBound, func(h health) bool { return h.Subscriptions == 0 })
+					t.Logf("attempt %d: SIPp did not read the NOTIFY the restarted gateway wrote on its new TCP connection; trying once more", attempt)
 				}
 			})
 		}
 	}
+}
+
+// restartOnce is one run of TestE2ERestart; false: over TCP, the NOTIFY
+// after the restart was written to SIPp's Contact but SIPp never read it,
+// and retry allows another run.
+func restartOnce(t *testing.T, sig syscall.Signal, tp string, retry bool) bool {
+	t.Helper()
+	g := startGateway(t, gwConfig{})
+	ww := watch{Ext: "1001", Expires: 600, UnsubAt: 3}
+	if tp == "tcp" {
+		// SIPp (t1) answers only on the connection it opened, which
+		// the restart closed; the gateway's new connection to the
+		// Contact brings the NOTIFY, and the log is what we check.
+		ww.UnsubAt = 0
+		// Reconnect attempts cover 6 s: a loaded CI machine took more
+		// than the 0.5 s of 5 x 100 ms to restart a killed gateway,
+		// and SIPp gave up on "connection refused".
+		ww.Extra = []string{"-max_reconnect", "30", "-reconnect_sleep", "200", "-reconnect_close", "false"}
+	}
+	w := g.watch(tp, ww)
+	w.waitNotifies(1, notifyBound)
+	g.publish(tp, publication{Ext: "1001", Body: dialogInfo("1001", talking), Expires: 600})
+	before := w.waitNotifies(2, notifyBound)[1]
+	if got := lampOf(t, before); got != "busy" {
+		t.Fatalf("before the restart: %q, want busy", got)
+	}
+	g.waitHealth("1 subscription, 1 publication", notifyBound, func(h health) bool { return h.Subscriptions == 1 && h.Publications == 1 })
+
+	g.stop(sig)
+	g.start()
+	// (Not the subscription count: the restored NOTIFY below may
+	// already have led to the unsubscribe.)
+	g.waitHealth("publication restored", notifyBound, func(h health) bool { return h.Publications == 1 })
+
+	if tp == "tcp" && retry && !w.seen(3, 10*time.Second) {
+		g.mu.Lock()
+		log, _ := os.ReadFile(g.logs[len(g.logs)-1])
+		g.mu.Unlock()
+		if strings.Contains(string(log), "Dialing new connection") {
+			return false
+		}
+	}
+	after := w.waitNotifies(3, 10*time.Second)[2]
+	if got := lampOf(t, after); got != "busy" {
+		t.Errorf("after the restart: %q, want busy (publications persisted)", got)
+	}
+	if after.H("Call-ID") != before.H("Call-ID") || tagOf(after.H("From")) != tagOf(before.H("From")) || tagOf(after.H("To")) != tagOf(before.H("To")) {
+		t.Errorf("after the restart the NOTIFY is in another dialog:\nbefore %s / %s / %s\nafter  %s / %s / %s",
+			before.H("Call-ID"), before.H("From"), before.H("To"), after.H("Call-ID"), after.H("From"), after.H("To"))
+	}
+	if !strings.HasPrefix(after.H("Subscription-State"), "active") {
+		t.Errorf("after the restart: Subscription-State %q, want active", after.H("Subscription-State"))
+	}
+	c0, c1 := before.CSeq(), after.CSeq()
+	d0, _ := parseDialogInfo(before.Body)
+	d1, _ := parseDialogInfo(after.Body)
+	v0, _ := strconv.Atoi(d0.Version)
+	v1, err := strconv.Atoi(d1.Version)
+	if err != nil {
+		t.Fatalf("version %q", d1.Version)
+	}
+	t.Logf("CSeq %d -> %d, version %d -> %d", c0, c1, v0, v1)
+	if sig == syscall.SIGTERM {
+		if c1 != c0+1 {
+			t.Errorf("after SIGTERM: CSeq %d, want exactly %d", c1, c0+1)
+		}
+		if v1 != v0+1 {
+			t.Errorf("after SIGTERM: version %d, want exactly %d", v1, v0+1)
+		}
+	} else {
+		if c1 <= c0 || c1 > c0+101 {
+			t.Errorf("after SIGKILL: CSeq %d, want in (%d, %d]", c1, c0, c0+101)
+		}
+		if v1 <= v0 || v1 > v0+101 {
+			t.Errorf("after SIGKILL: version %d, want in (%d, %d]", v1, v0, v0+101)
+		}
+	}
+	if tp == "udp" {
+		// Still the same subscription: the unsubscribe works.
+		w.mustPass(15 * time.Second)
+		s := w.subscription()
+		if len(s.Notifies) != 4 || !isTerminated(s.Notifies[3].H("Subscription-State"), "timeout") {
+			t.Errorf("unsubscribe after the restart: %d NOTIFYs, last %q", len(s.Notifies), s.Notifies[len(s.Notifies)-1].H("Subscription-State"))
+		}
+		g.waitHealth("no subscription", notifyBound, func(h health) bool { return h.Subscriptions == 0 })
+	}
+	return true
 }
 
 // TestE2EAuth: from an untrusted address every request is challenged (401,
