@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -312,15 +313,31 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	// browser's own password dialog.
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: cookie, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r),
 	})
 	s.opt.Log.Info("api: signed in", "number", pe.Number, "expires", se.exp, "addr", addrKey(r.RemoteAddr))
 	writeJSON(w, http.StatusOK, sessionOf(pe, se))
 }
 
+// overTLS: the browser reached us over HTTPS, directly or through a
+// reverse proxy that ends TLS and says so. The header is believed without
+// a trusted proxy list because all it can do is make the sender's own
+// cookie Secure.
+func overTLS(r *http.Request) bool {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(strings.ToLower(r.Header.Get("Forwarded")), func(c rune) bool { return c == ';' || c == ',' }) {
+		if strings.TrimSpace(part) == "proto=https" {
+			return true
+		}
+	}
+	return false
+}
+
 func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r),
 	})
 }

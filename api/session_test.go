@@ -283,3 +283,34 @@ func TestSessionSecureOverTLS(t *testing.T) {
 	e.tokens = append(e.tokens, c.Value, fmt.Sprint(body["csrf_token"]))
 	e.mu.Unlock()
 }
+
+// TestSessionSecureBehindProxy: a reverse proxy that ends TLS and says so
+// (X-Forwarded-Proto or Forwarded) gets a Secure cookie too; plain HTTP
+// does not.
+func TestSessionSecureBehindProxy(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		name, header, value string
+		secure              bool
+	}{
+		{"X-Forwarded-Proto", "X-Forwarded-Proto", "https", true},
+		{"Forwarded", "Forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43", true},
+		{"plain", "X-Forwarded-Proto", "http", false},
+	} {
+		res, raw := e.send(nil, "POST", e.base+"/api/v1/session", `{"number":"1002","password":"bob-S3cret!pw"}`,
+			func(r *http.Request) { r.Header.Set(c.header, c.value) })
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: sign in = %d %s", c.name, res.StatusCode, raw)
+		}
+		for _, x := range res.Cookies() {
+			if x.Name == "blfgw_session" {
+				if x.Secure != c.secure {
+					t.Errorf("%s: cookie %q, want Secure %v", c.name, res.Header.Get("Set-Cookie"), c.secure)
+				}
+				e.mu.Lock()
+				e.tokens = append(e.tokens, x.Value, fmt.Sprint(e.jsonOf(raw)["csrf_token"]))
+				e.mu.Unlock()
+			}
+		}
+	}
+}
