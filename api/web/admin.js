@@ -40,7 +40,6 @@
   const rolesWords = { user: "users", admin: "administrators", supervisor: "supervisors", manager: "managers", qa: "quality assurance" };
   const statusWords = { default: "Follows the phone", available: "Available", dnd: "Do not disturb", away: "Appears away" };
   const statusChoices = [["default", "Follow the phone"], ["available", "Available"], ["dnd", "Do not disturb"], ["away", "Appear away"]];
-  const roleChoices = [["user", "Users"], ["admin", "Administrators"], ["supervisor", "Supervisors"], ["manager", "Managers"], ["qa", "Quality assurance"]];
   const checkWords = { store: "Database", teams: "Microsoft Teams bridge", genesys: "Genesys Cloud bridge" };
   // What the counters most looked at mean; the rest show by name.
   const figureWords = {
@@ -73,39 +72,9 @@
     return el;
   }
 
-  // get fetches a JSON answer with the session cookie; it resolves to
-  // {ok, status, body} and never rejects, so every part can say what
-  // went wrong.
-  async function get(path) {
-    try {
-      const res = await fetch(path, { headers: { Accept: "application/json" } });
-      const body = await res.json().catch(() => ({}));
-      return { ok: res.ok, status: res.status, body };
-    } catch {
-      return { ok: false, status: 0, body: {} };
-    }
-  }
-
-  // send is get for a change: JSON body, the session's CSRF token.
-  async function send(method, path, body) {
-    try {
-      const res = await fetch(path, {
-        method,
-        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify(body),
-      });
-      const out = await res.json().catch(() => ({}));
-      return { ok: res.ok, status: res.status, body: out };
-    } catch {
-      return { ok: false, status: 0, body: {} };
-    }
-  }
-
-  function problem(r, what) {
-    if (r.status === 0) return `${what}: the gateway cannot be reached.`;
-    if (r.status === 401) return "Your session has ended; please sign in again.";
-    return (r.body.error && r.body.error.message) || `${what} failed (HTTP ${r.status}).`;
-  }
+  const get = (path) => blfgw.request("GET", path);
+  const send = (method, path, body) => blfgw.request(method, path, body, csrf);
+  const problem = blfgw.problem;
 
   function say(el, text, kind) {
     el.textContent = text;
@@ -435,7 +404,7 @@
           h("legend", {}, "Share with"),
           box("everyone", "true", "Everyone", sw.everyone),
           h("fieldset", { id: "adm-ed-roles" }, h("legend", {}, "Roles"),
-            roleChoices.map(([v, t]) => box("role", v, t, sw.roles.includes(v)))),
+            blfgw.roles.map(([v, t]) => box("role", v, t, sw.roles.includes(v)))),
           h("fieldset", { id: "adm-ed-depts" }, h("legend", {}, "Departments"),
             deptNames.length ? deptNames.map((d) => box("department", d, d, sw.departments.includes(d))) : h("p", {}, "No departments are configured.")),
           h("label", {}, "Colleagues (extensions, comma separated)",
@@ -447,7 +416,7 @@
       lockNote("delegates"),
       h("label", {}, "BLF keys, in key order (extensions, comma separated)",
         h("input", { id: "adm-ed-appearance", name: "appearance", inputmode: "numeric", autocomplete: "off", value: s.appearance.join(", "), disabled: locked.has("appearance"), "aria-describedby": described("appearance", "adm-ed-appearance-help") })),
-      h("p", { id: "adm-ed-appearance-help", class: "adm-ed-help" }, "Empty: the user's keys and page show everyone who shares with them."),
+      h("p", { id: "adm-ed-appearance-help", class: "adm-ed-help" }, "Empty: the user's page shows the whole directory."),
       lockNote("appearance"),
       // Kept in sight at the bottom of a tall editor: the refusal and the
       // buttons.

@@ -203,28 +203,15 @@ function signedIn(s) {
   if (s.role === "admin") window.blfgwAdmin.show(csrf);
 }
 
-// api sends a JSON request with the session's CSRF token; it resolves to
-// {ok, status, body}, never rejects, so every caller shows what went wrong.
+// api is blfgw.request with this session's CSRF token; a 401 means the
+// session is over, wherever it comes from.
 async function api(method, path, body) {
-  const opt = { method, headers: {} };
-  if (method !== "GET") opt.headers["X-CSRF-Token"] = csrf;
-  if (body !== undefined) {
-    opt.headers["Content-Type"] = "application/json";
-    opt.body = JSON.stringify(body);
-  }
-  try {
-    const res = await fetch(path, opt);
-    const out = await res.json().catch(() => ({}));
-    if (res.status === 401) signedOut("Your session has ended; please sign in again.");
-    return { ok: res.ok, status: res.status, body: out };
-  } catch {
-    return { ok: false, status: 0, body: { error: { message: "The gateway cannot be reached." } } };
-  }
+  const r = await blfgw.request(method, path, body, csrf);
+  if (r.status === 401) signedOut("Your session has ended; please sign in again.");
+  return r;
 }
 
-function problem(r, what) {
-  return (r.body.error && r.body.error.message) || `${what} failed (${r.status})`;
-}
+const problem = blfgw.problem;
 
 function say(id, text, kind) {
   $(id).textContent = text;
@@ -234,7 +221,6 @@ function say(id, text, kind) {
 // My settings: what GET /api/v1/me says, changed with PATCH; the
 // gateway's refusal (a locked field, delegates while sharing is off) is
 // shown as it words it.
-const roles = [["user", "Users"], ["admin", "Administrators"], ["supervisor", "Supervisors"], ["manager", "Managers"], ["qa", "Quality assurance"]];
 
 function checkboxes(fieldset, name, items, chosen) {
   const legend = fieldset.querySelector("legend");
@@ -262,7 +248,7 @@ function showMine(me) {
   $("share").checked = me.share_presence;
   const sw = me.share_with;
   $("sw-everyone").checked = sw.everyone;
-  checkboxes($("sw-roles"), "role", roles, sw.roles);
+  checkboxes($("sw-roles"), "role", blfgw.roles, sw.roles);
   checkboxes($("sw-depts"), "department", departments.map((d) => [d, d]), sw.departments);
   $("sw-exts").value = sw.extensions.join(", ");
   $("delegates").value = me.delegates.join(", ");
