@@ -379,16 +379,11 @@ func (b *Bridge) resolve(ctx context.Context) {
 			u, err := b.api.SearchUserByEmail(ctx, email)
 			return u.ID, err
 		},
-		Pending: func() []string {
+		Resolved: func(ext string) bool {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			var todo []string
-			for ext := range b.opt.Users {
-				if _, done := b.byExt[ext]; !done {
-					todo = append(todo, ext)
-				}
-			}
-			return todo
+			_, done := b.byExt[ext]
+			return done
 		},
 		Add: func(ext, id string) {
 			b.mu.Lock()

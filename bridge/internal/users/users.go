@@ -7,6 +7,7 @@ package users
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,15 +33,15 @@ type Resolver struct {
 	Names   map[string]string // extension -> what the admin wrote
 	Store   Store             // nil: nothing kept
 	Lookup  func(ctx context.Context, name string) (string, error)
-	// Pending says which extensions still need an id; Add takes one
-	// (lower-case ids). The caller guards its own state in both.
-	Pending func() []string
-	Add     func(ext, id string)
-	Log     *slog.Logger
+	// Resolved says whether an extension has its id already; Add gives
+	// it one (lower-case). The caller guards its own state in both.
+	Resolved func(ext string) bool
+	Add      func(ext, id string)
+	Log      *slog.Logger
 }
 
-// Resolve resolves every pending extension it can and returns those it
-// could not, sorted.
+// Resolve resolves every extension of Names not yet resolved that it can,
+// and returns those it could not, sorted.
 func (r *Resolver) Resolve(ctx context.Context) (unknown []string) {
 	var cached map[string]string
 	if r.Store != nil {
@@ -49,9 +50,10 @@ func (r *Resolver) Resolve(ctx context.Context) (unknown []string) {
 			r.Log.Warn(r.Service+": reading resolved users", "err", err)
 		}
 	}
-	todo := r.Pending()
-	slices.Sort(todo)
-	for _, ext := range todo {
+	for _, ext := range slices.Sorted(maps.Keys(r.Names)) {
+		if r.Resolved(ext) {
+			continue
+		}
 		name := r.Names[ext]
 		if IsID(name) {
 			r.Add(ext, strings.ToLower(name))

@@ -32,14 +32,9 @@ func TestResolve(t *testing.T) {
 			}
 			return "ID-CAROL", nil
 		},
-		Pending: func() []string {
-			var p []string
-			for ext := range map[string]bool{"1": true, "2": true, "3": true, "4": true} {
-				if _, ok := added[ext]; !ok {
-					p = append(p, ext)
-				}
-			}
-			return p
+		Resolved: func(ext string) bool {
+			_, ok := added[ext]
+			return ok
 		},
 		Add: func(ext, id string) { added[ext] = id },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
