@@ -326,7 +326,7 @@ func (s *Server) Channels() []ChannelInfo {
 	defer s.mu.Unlock()
 	out := make([]ChannelInfo, 0, len(s.channels))
 	for _, ch := range s.channels {
-		out = append(out, ChannelInfo{ID: ch.id, ClientID: ch.clientID, Topics: slices.Clone(ch.order), Connected: ch.sock != nil, Created: ch.created, Expires: ch.expires})
+		out = append(out, ChannelInfo{ID: ch.id, ClientID: ch.clientID, Topics: slices.Clone(ch.order), Connected: ch.sock != nil && ch.sock.live(), Created: ch.created, Expires: ch.expires})
 	}
 	slices.SortFunc(out, func(a, b ChannelInfo) int {
 		if c := a.Created.Compare(b.Created); c != 0 {

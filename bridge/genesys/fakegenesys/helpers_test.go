@@ -413,3 +413,15 @@ func closeReason(err error) (websocket.StatusCode, string) {
 	}
 	return -1, ""
 }
+
+// connected reports whether channel id has a live socket. Channels made
+// on one fake-clock instant sort by their random ids, so tests with
+// several channels name the one they mean.
+func (e *env) connected(id string) bool {
+	for _, ch := range e.fg.Channels() {
+		if ch.ID == id {
+			return ch.Connected
+		}
+	}
+	return false
+}

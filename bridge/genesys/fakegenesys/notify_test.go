@@ -278,6 +278,7 @@ func TestChannelExpiry(t *testing.T) {
 	}
 	e.subscribe(http.MethodPut, chID, presenceTopic(alice))
 	ws := e.dial(uri)
+	waitFor(t, "socket", func() bool { return e.connected(chID) })
 
 	// Resubscribing extends the channel by the lifetime from now.
 	e.clock.Advance(50 * time.Minute)
@@ -313,6 +314,7 @@ func TestChannelExpiry(t *testing.T) {
 	// ExpireChannels.
 	ch3, uri3 := e.createChannel(e.tok)
 	ws3 := e.dial(uri3)
+	waitFor(t, "socket", func() bool { return e.connected(ch3) })
 	if n := e.fg.ExpireChannels(); n != 1 {
 		t.Fatalf("ExpireChannels = %d", n)
 	}
@@ -329,9 +331,9 @@ func TestChannelExpiry(t *testing.T) {
 func TestSocketClosingAndDrop(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.SocketClosingDelay = 150 * time.Millisecond })
 	chA, uriA := e.createChannel(e.tok)
-	_, uriB := e.createChannel(e.tok)
+	chB, uriB := e.createChannel(e.tok)
 	a, b := e.dial(uriA), e.dial(uriB)
-	waitFor(t, "both sockets", func() bool { chs := e.fg.Channels(); return chs[0].Connected && chs[1].Connected })
+	waitFor(t, "both sockets", func() bool { return e.connected(chA) && e.connected(chB) })
 
 	if n := e.fg.SocketClosing(chA); n != 1 {
 		t.Fatalf("SocketClosing(chA) = %d", n)
@@ -351,7 +353,7 @@ func TestSocketClosingAndDrop(t *testing.T) {
 	// The channel stays usable: reconnect.
 	wantStatus(t, e.do(http.MethodHead, "/api/v2/notifications/channels/"+chA, nil), http.StatusOK)
 	a2 := e.dial(uriA)
-	waitFor(t, "reconnect", func() bool { return e.fg.Channels()[0].Connected })
+	waitFor(t, "reconnect", func() bool { return e.connected(chA) })
 
 	if n := e.fg.DropSockets(); n != 2 {
 		t.Fatalf("DropSockets = %d", n)
@@ -362,10 +364,7 @@ func TestSocketClosingAndDrop(t *testing.T) {
 			t.Fatalf("dropped socket got a close frame %d: %v", code, err)
 		}
 	}
-	waitFor(t, "channels to show no socket", func() bool {
-		chs := e.fg.Channels()
-		return !chs[0].Connected && !chs[1].Connected
-	})
+	waitFor(t, "channels to show no socket", func() bool { return !e.connected(chA) && !e.connected(chB) })
 	if n := e.fg.SocketClosing(""); n != 0 {
 		t.Fatalf("SocketClosing with no sockets = %d", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -42,7 +43,15 @@ type socket struct {
 	reason   string
 
 	done chan struct{} // closed when the writer has returned
+
+	// closing is set before the first close frame or teardown, so a
+	// client that has seen its socket end never finds it still counted
+	// as connected (its handler may not have detached it yet).
+	closing atomic.Bool
 }
+
+// live reports whether the socket is not being closed.
+func (k *socket) live() bool { return !k.closing.Load() }
 
 // enqueue queues m without blocking; false means the queue was full and
 // the socket is being dropped.
@@ -60,6 +69,7 @@ func (k *socket) enqueue(m outMsg) bool {
 // otherwise with code and reason. Only the first request counts.
 func (k *socket) stop(hard bool, code websocket.StatusCode, reason string) {
 	k.stopOnce.Do(func() {
+		k.closing.Store(true)
 		k.hard, k.code, k.reason = hard, code, reason
 		close(k.quit)
 	})
@@ -162,6 +172,7 @@ func (s *Server) attachLocked(id string, k *socket) (*channel, *apiError) {
 // writeLoop owns every write to the socket and its close.
 func (s *Server) writeLoop(k *socket) {
 	defer close(k.done)
+	defer k.closing.Store(true)
 	hb := time.NewTicker(s.opt.Heartbeat)
 	defer hb.Stop()
 	var closeTimer *time.Timer
@@ -175,6 +186,7 @@ func (s *Server) writeLoop(k *socket) {
 		ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
 		defer cancel()
 		if err := k.conn.Write(ctx, websocket.MessageText, b); err != nil {
+			k.closing.Store(true)
 			_ = k.conn.CloseNow()
 			return false
 		}
@@ -183,6 +195,7 @@ func (s *Server) writeLoop(k *socket) {
 	for {
 		select {
 		case <-s.ctx.Done():
+			k.closing.Store(true)
 			_ = k.conn.CloseNow()
 			return
 		case <-k.quit:
@@ -193,6 +206,7 @@ func (s *Server) writeLoop(k *socket) {
 			}
 			return
 		case <-closeAt:
+			k.closing.Store(true)
 			_ = k.conn.Close(websocket.StatusGoingAway, "socket closing for maintenance")
 			return
 		case m := <-k.out:
@@ -330,9 +344,11 @@ func (s *Server) DropSockets() int {
 	n := 0
 	for _, ch := range s.channels {
 		if ch.sock != nil {
+			if ch.sock.live() {
+				n++
+			}
 			ch.sock.stop(true, 0, "")
 			ch.sock = nil
-			n++
 		}
 	}
 	return n
