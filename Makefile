@@ -114,6 +114,8 @@ deps:
 	@$(call need,sipp,sip-tester,the end-to-end tests)
 	@$(call need,chromium chromium-browser,chromium,the web page's tests)
 	@$(call need,firefox-esr firefox,firefox-esr,the web page's tests)
+	@$(call need,WebKitWebDriver,webkit2gtk-driver,the web page's WebKit (Safari engine) tests)
+	@$(call need,Xvfb,xvfb,the web page's WebKit (Safari engine) tests)
 
 unit: deps
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)

@@ -19,14 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blfgw/blfgw/internal/browsertest/drivertest"
+	"github.com/blfgw/blfgw/internal/browsertest/proc"
 	"github.com/coder/websocket"
-)
-
-// Keys that are not characters, as WebDriver encodes them.
-const (
-	Enter     = "\uE007"
-	Tab       = "\uE004"
-	Backspace = "\uE003"
 )
 
 // cmdTimeout bounds every command unless the caller gives another bound.
@@ -136,7 +131,7 @@ func Start(t testing.TB) *Browser {
 	// Port 0: Firefox picks a free port and says which on stderr.
 	cmd := exec.Command(Path(t), "--headless", "--no-remote", "--remote-debugging-port=0", "--profile", profile, "about:blank")
 	cmd.Env = append(os.Environ(), "MOZ_HEADLESS=1", "MOZ_CRASHREPORTER_DISABLE=1", "HOME="+profile)
-	ownGroup(cmd)
+	proc.OwnGroup(cmd)
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -346,43 +341,20 @@ func (b *Browser) Eval(expr string, out any) error {
 }
 
 // WaitJS polls a JavaScript expression until it is true, for at most d.
-// Errors on the way (say, the page being replaced) count as not yet.
 func (b *Browser) WaitJS(expr string, d time.Duration) error {
-	end := time.Now().Add(d)
-	for {
-		var ok bool
-		err := b.Eval(expr, &ok)
-		if err == nil && ok {
-			return nil
-		}
-		if time.Now().After(end) {
-			if err != nil {
-				return fmt.Errorf("%s: not true within %v: %w", expr, d, err)
-			}
-			return fmt.Errorf("%s: not true within %v", expr, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return drivertest.Poll(b.Eval, expr, d)
 }
 
 // Keys presses and releases each key in turn, into whatever has the
 // focus: real key events, as a person typing. A key is a character or one
-// of the constants above.
+// of drivertest's constants.
 func (b *Browser) Keys(keys ...string) error {
-	var acts []map[string]string
-	for _, k := range keys {
-		acts = append(acts, map[string]string{"type": "keyDown", "value": k}, map[string]string{"type": "keyUp", "value": k})
-	}
-	return b.perform(map[string]any{"type": "key", "id": "keyboard", "actions": acts})
+	return b.perform(drivertest.KeySource(keys...))
 }
 
 // Type types text, character by character.
 func (b *Browser) Type(text string) error {
-	var keys []string
-	for _, r := range text {
-		keys = append(keys, string(r))
-	}
-	return b.Keys(keys...)
+	return b.Keys(drivertest.Chars(text)...)
 }
 
 // Click clicks the middle of the element that the CSS selector finds,
@@ -438,7 +410,7 @@ func (b *Browser) close() {
 	case <-time.After(10 * time.Second):
 		b.t.Logf("firefox did not quit within 10 s; killing it")
 	}
-	killGroup(b.cmd)
+	proc.KillGroup(b.cmd)
 	select {
 	case <-b.exited:
 	case <-time.After(5 * time.Second):
