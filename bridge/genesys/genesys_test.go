@@ -171,6 +171,11 @@ func start(t *testing.T, edit func(*Options), fakeEdit ...func(*fakegenesys.Opti
 		}
 		return false
 	})
+	// The reconcile after the connect reads every user once; a test that
+	// throttles or counts requests must not race it.
+	eventually(t, 3*time.Second, "the first reconcile read", func() bool {
+		return fake.Stats().Requests[fakegenesys.OpUsersList] >= 1
+	})
 	return r
 }
 
