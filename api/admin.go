@@ -45,7 +45,7 @@ func (s *Server) allSettings(w http.ResponseWriter, r *http.Request, me caller) 
 		if !ok {
 			continue // removed by a reload of the file since People
 		}
-		out = append(out, settingsOf(p, u, locked))
+		out = append(out, s.settingsOf(p, u, locked))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"settings": out})
 }

@@ -47,6 +47,9 @@ type Options struct {
 	// ConfigPath is the TOML file the extensions and departments come
 	// from, shown to admins because they are changed there, not here.
 	ConfigPath string
+	// ListURI gives the SIP URI of an extension's BLF list, which phones
+	// subscribe to; nil or "": lists are off.
+	ListURI func(number string) string
 
 	// The JSON API under /api/v1 (see v1.go and openapi.json).
 	Settings *presence.Settings                                            // nil: /api/v1 is not served

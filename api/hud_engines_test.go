@@ -3,6 +3,7 @@ package api_test
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,10 @@ func TestHUDWebKit(t *testing.T) {
 // gateway has it; a reload keeps him signed in and shows his own list; on
 // a phone-sized screen (narrow px wide) nothing runs off the side.
 func hudFlow(t *testing.T, engine string, b drivertest.Driver, narrow int) {
-	e := newEnv(t, func(o *api.Options) { o.EventsPing = time.Hour })
+	e := newEnv(t, func(o *api.Options) {
+		o.EventsPing = time.Hour
+		o.ListURI = func(n string) string { return "sip:" + n + "-blf@pbx.test" }
+	})
 	q := strconv.Quote
 	// visible: the element exists and is rendered (not hidden, not inside
 	// a hidden panel).
@@ -87,6 +91,10 @@ func hudFlow(t *testing.T, engine string, b drivertest.Driver, narrow int) {
 	do("Carol selected", b.WaitJS(`document.querySelector('#dir-results li[data-ext="1003"] input').checked`, time.Second))
 	do("click Add", b.Click(`#dir-add`))
 	do("Carol on the list", b.WaitJS(visible(`#my-list li[data-ext="1003"]`), 5*time.Second))
+	// The list's help names the URI a phone takes the same list from.
+	if got := text(`#list-help`); !strings.Contains(got, "sip:1004-blf@pbx.test") {
+		t.Errorf("the list's help says %q, without the phone's BLF list URI", got)
+	}
 	if u, _, _ := e.set.Get("1004"); !slices.Contains(u.Appearance, "1003") {
 		t.Errorf("Dave's appearance = %v, want Carol (1003) on it", u.Appearance)
 	}

@@ -355,13 +355,19 @@ type settingsJSON struct {
 	Delegates       []string        `json:"delegates"`
 	DelegatesActive bool            `json:"delegates_active"`
 	Appearance      []string        `json:"appearance"`
+	BLFList         string          `json:"blf_list,omitempty"`
 	Status          string          `json:"status"`
 	Message         string          `json:"status_message"`
 	Locked          []string        `json:"locked"`
 }
 
-func settingsOf(p presence.Person, u presence.UserSettings, locked []string) settingsJSON {
+func (s *Server) settingsOf(p presence.Person, u presence.UserSettings, locked []string) settingsJSON {
+	var list string
+	if s.opt.ListURI != nil {
+		list = s.opt.ListURI(p.Number)
+	}
 	return settingsJSON{
+		BLFList:    list,
 		personJSON: personOf(p),
 		Share:      u.Share,
 		ShareWith:  presence.ShareWithJSON(u.With),
@@ -402,7 +408,7 @@ func (s *Server) getSettings(w http.ResponseWriter, me caller, subject string) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("extension %s does not exist", subject))
 		return
 	}
-	writeJSON(w, http.StatusOK, settingsOf(pe, u, locked))
+	writeJSON(w, http.StatusOK, s.settingsOf(pe, u, locked))
 }
 
 func (s *Server) patchSettings(w http.ResponseWriter, r *http.Request, me caller, subject string) {
@@ -421,7 +427,7 @@ func (s *Server) patchSettings(w http.ResponseWriter, r *http.Request, me caller
 	s.pokeStreams(subject)
 	_, locked, _ := s.opt.Settings.Get(subject)
 	pe, _ := s.person(subject)
-	writeJSON(w, http.StatusOK, settingsOf(pe, u, locked))
+	writeJSON(w, http.StatusOK, s.settingsOf(pe, u, locked))
 }
 
 // patchJSON is the body of a settings PATCH: any subset of the fields.

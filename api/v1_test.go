@@ -1109,3 +1109,18 @@ func TestV1InternalError(t *testing.T) {
 	}
 	wantErr(t, "audit with the store gone", e.get("/api/v1/audit", e.basic("1001")), 500, "internal", "")
 }
+
+// TestMeBLFList: /me names the SIP URI a phone subscribes to for the
+// user's BLF list, and leaves it out when lists are off.
+func TestMeBLFList(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) {
+		o.ListURI = func(n string) string { return "sip:" + n + "-blf@pbx.test" }
+	})
+	if r := e.get("/api/v1/me", e.basic("1002")); r.code != 200 || r.body["blf_list"] != "sip:1002-blf@pbx.test" {
+		t.Fatalf("GET /me = %d %v", r.code, r.body)
+	}
+	off := newEnv(t)
+	if r := off.get("/api/v1/me", off.basic("1002")); r.code != 200 || r.body["blf_list"] != nil {
+		t.Fatalf("with lists off, GET /me = %d %v", r.code, r.body)
+	}
+}

@@ -116,6 +116,7 @@ type SIP struct {
 	Rate             float64  `toml:"rate"`              // new requests per second allowed per untrusted source IP; default 50; 0 = unlimited
 	Burst            int      `toml:"burst"`             // default 100
 	Devices          []Device `toml:"devices"`           // per watcher device body profiles, matched on User-Agent
+	ListSuffix       string   `toml:"list_suffix"`       // a SUBSCRIBE to <extension><list_suffix> gets its BLF list (RFC 4662); default "-blf"; "" turns lists off
 }
 
 // Device adapts the dialog-info body for phones known to need it.
@@ -471,6 +472,7 @@ const (
 	DefaultMaxExpires     = 3600
 	DefaultExpires        = 3600
 	DefaultNotifyTimeouts = 2
+	DefaultListSuffix     = "-blf"
 	DefaultRate           = 50
 	DefaultBurst          = 100
 	DefaultRole           = "user"
@@ -538,6 +540,9 @@ func (c *Config) applyDefaults() {
 	}
 	if unset("sip.notify_timeouts") {
 		c.SIP.NotifyTimeouts = DefaultNotifyTimeouts
+	}
+	if unset("sip.list_suffix") {
+		c.SIP.ListSuffix = DefaultListSuffix
 	}
 	if unset("sip.rate") {
 		c.SIP.Rate = DefaultRate

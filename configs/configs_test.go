@@ -75,7 +75,7 @@ func TestExampleLoads(t *testing.T) {
 func TestExampleCommentsEveryKey(t *testing.T) {
 	for _, key := range []string{
 		"level", "format", "domain", "listen", "advertise", "tls_cert", "tls_key", "trusted",
-		"realm", "min_expires", "max_expires", "default_expires", "notify_timeouts", "rate", "digest_algorithms",
+		"realm", "min_expires", "max_expires", "default_expires", "notify_timeouts", "rate", "digest_algorithms", "list_suffix",
 		"burst", "user_agent", "idle", "single_dialog", "pprof", "path", "name", "number", "department",
 		"role", "password", "password_file", "password_env",
 		"presence", "blocked", "away_lamp", "share_by_default", "share_with_default", "everyone", "roles",
@@ -195,6 +195,10 @@ func TestProblems(t *testing.T) {
 			`t.toml:3:1: sip.digest_algorithms: must name at least one of MD5, SHA-256`}},
 		{"notify_timeouts", okSIP + "notify_timeouts = 0\n" + okExt, []string{
 			`t.toml:3:19: sip.notify_timeouts: must be at least 1 (got 0)`}},
+		{"list_suffix", okSIP + "list_suffix = \"@blf\"\n" + okExt, []string{
+			`t.toml:3:15: sip.list_suffix: "@blf" must be 1-16 of 0-9 A-Z a-z . _ + - (or "" to turn lists off)`}},
+		{"list_suffix names an extension", okSIP + okExt + "password = \"x\"\n[[extensions]]\nnumber = \"1001-blf\"\nname = \"B\"\npassword = \"y\"\n", []string{
+			`t.toml:8:10: extensions[1].number: "1001-blf" is also the name of 1001's BLF list (sip.list_suffix "-blf"): rename one`}},
 		{"rate negative", okSIP + "rate = -1.5\n" + okExt, []string{
 			`t.toml:3:8: sip.rate: must not be negative (0 means unlimited), got -1.5`}},
 		{"rate nan", okSIP + "rate = nan\n" + okExt, []string{

@@ -170,6 +170,11 @@ func (v *validator) sip() {
 	if s.NotifyTimeouts < 1 {
 		v.at("sip.notify_timeouts", "must be at least 1 (got %d)", s.NotifyTimeouts)
 	}
+	if s.ListSuffix != "" {
+		if err := checkNumber("x" + s.ListSuffix); err != nil || len(s.ListSuffix) > 16 {
+			v.at("sip.list_suffix", "%q must be 1-16 of 0-9 A-Z a-z . _ + - (or \"\" to turn lists off)", s.ListSuffix)
+		}
+	}
 	switch {
 	case math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0):
 		v.at("sip.rate", "must be a finite number (0 means unlimited)")
@@ -452,6 +457,13 @@ func (v *validator) extensions(depts map[string]bool) map[string]bool {
 		v.oneOf(key+".role", "role", e.Role, roles)
 		v.secret(secretRef{key, "password", &e.Password, e.PasswordFile, e.PasswordEnv, &e.resolved}, true, false)
 		v.oneOf(key+".idle", "idle profile", e.Idle, idles)
+	}
+	if sfx := v.c.SIP.ListSuffix; sfx != "" {
+		for i, e := range v.c.Extensions {
+			if owner, ok := strings.CutSuffix(e.Number, sfx); ok && numbers[owner] {
+				v.at("extensions["+strconv.Itoa(i)+"].number", "%q is also the name of %s's BLF list (sip.list_suffix %q): rename one", e.Number, owner, sfx)
+			}
+		}
 	}
 	return numbers
 }

@@ -22,6 +22,7 @@ type answer struct {
 	toTag   string // our tag, added to a To that had none
 	entity  string // Contact user
 	expires int64
+	list    bool // a resource list: Require: eventlist
 }
 
 // answered holds the 200s of the last one to two Timer J periods, in two
@@ -101,6 +102,9 @@ func (s *Server) okResponse(req *gosip.Request, ans answer) *gosip.Response {
 	}
 	res.AppendHeader(&gosip.ContactHeader{Address: s.contact(req.Transport(), ans.entity)})
 	res.AppendHeader(gosip.NewHeader("Expires", strconv.FormatInt(ans.expires, 10)))
+	if ans.list {
+		res.AppendHeader(gosip.NewHeader("Require", "eventlist"))
+	}
 	return res
 }
 

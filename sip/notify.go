@@ -134,6 +134,9 @@ func (s *Server) drop(sub *subscription, why string) {
 	if unwatch != nil {
 		unwatch()
 	}
+	if sub.list != nil {
+		sub.unwatchList()
+	}
 	if s.subs.remove(sub) {
 		s.persist.deleted(sub.key)
 		s.log.Debug("subscription ended", "entity", sub.entity, "watcher", sub.watcher, "call_id", sub.callID, "why", why)
@@ -171,7 +174,7 @@ func (s *Server) appendNotify(b []byte, sub *subscription, branch, state string,
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "Contact: <sip:"...)
-	b = append(b, sub.entity...)
+	b = append(b, sub.contact()...)
 	b = append(b, '@')
 	b = append(b, contact...)
 	b = append(b, ">\r\nEvent: "...)
@@ -179,7 +182,12 @@ func (s *Server) appendNotify(b []byte, sub *subscription, branch, state string,
 	b = append(b, "\r\nSubscription-State: "...)
 	b = append(b, state...)
 	b = append(b, "\r\nContent-Type: "...)
-	b = append(b, sub.format.contentType()...)
+	if sub.list != nil {
+		b = append(b, s.listContentType()...)
+		b = append(b, "\r\nRequire: eventlist"...)
+	} else {
+		b = append(b, sub.format.contentType()...)
+	}
 	b = append(b, "\r\nUser-Agent: blfgw\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)

@@ -85,6 +85,10 @@ type Options struct {
 	Registrar *RegistrarOptions
 	// Proxy turns on call relaying (edge-proxy mode, with Registrar).
 	Proxy *ProxyOptions
+	// Lists and ListSuffix turn on resource lists (rls.go): a SUBSCRIBE to
+	// <extension><ListSuffix> gets the extension's appearance list.
+	Lists      Lists
+	ListSuffix string
 }
 
 // sipgo has one process-wide logger; the first server sets it.
@@ -118,6 +122,9 @@ type Server struct {
 	answered *answered  // recent 200s to SUBSCRIBE over UDP
 	reg      *registrar // nil unless edge-proxy mode
 	px       *proxy     // nil unless edge-proxy mode
+
+	// Every list NOTIFY's multipart boundary and RLMI Content-ID (rls.go).
+	rlsBoundary, rlsStart string
 }
 
 type localAddr struct{ sentBy, contact string }
@@ -227,6 +234,9 @@ func New(opt Options) (*Server, error) {
 		localOf:   map[string]localAddr{},
 		udpConn:   map[string]*net.UDPConn{},
 		ready:     make(chan struct{}),
+
+		rlsBoundary: newBoundary(),
+		rlsStart:    "rlmi@" + opt.Domain,
 	}
 	s.subs = newSubscriptions()
 	s.answered = newAnswered()
@@ -317,6 +327,10 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 
+	var listsChanged <-chan struct{}
+	if s.opt.Lists != nil {
+		listsChanged = s.opt.Lists.Changed() // before restore: no change is missed
+	}
 	if err := s.restore(ctx); err != nil {
 		s.log.Error("restore from store failed; starting empty", "err", err)
 	}
@@ -342,6 +356,18 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.notifier.run(ctx) })
 	wg.Go(func() { s.persist.run(ctx) })
 	wg.Go(func() { s.expireLoop(ctx) })
+	if listsChanged != nil {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-listsChanged:
+					s.resyncLists()
+				}
+			}
+		})
+	}
 
 	var runErr error
 	select {

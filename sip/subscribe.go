@@ -57,15 +57,22 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		return s.refresh(req, tx, subKey(cid.Value(), toTag, fromTag, ev), cseq.SeqNo, secs, present)
 	}
 
+	var list *rlsList
 	acct, ok := s.opt.Directory.Account(req.Recipient.User)
 	if !ok {
-		return fail(404, "Unknown extension")
+		if acct, ok = s.listOwner(req.Recipient.User); !ok {
+			return fail(404, "Unknown extension")
+		}
+		if err := s.checkList(req, acct, watcher); err != nil {
+			return err
+		}
+		list = newList(acct.Number + s.opt.ListSuffix)
 	}
 	entity := acct.Number
 	if p := s.opt.Hub.Policy(); refused(p, p.Access(watcher, entity)) {
 		return fail(403, "Presence of "+entity+" is not shared with "+clip(watcher))
 	}
-	if !acceptable(req, f.contentType()) {
+	if list == nil && !acceptable(req, f.contentType()) {
 		return fail(406, "Cannot produce a body type listed in Accept", gosip.NewHeader("Accept", f.contentType()))
 	}
 	if !present {
@@ -100,6 +107,7 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		source:     req.Source(),
 		remoteCSeq: cseq.SeqNo,
 		holding:    true,
+		list:       list,
 	}
 	sub.key = subKey(sub.callID, sub.ourTag, sub.peerTag, ev)
 	sub.idle, sub.single = s.profileFor(watcher, sub.agent.Value())
@@ -119,7 +127,13 @@ func (s *Server) onSubscribe(req *gosip.Request, tx gosip.ServerTransaction) err
 		// A fetch (RFC 6665 4.4.3): answer, then one final NOTIFY.
 		sub.expires = now
 		sub.latest = s.opt.Hub.Current(entity)
+		if sub.list != nil {
+			s.syncList(sub)
+		}
 		if err := s.accept(req, tx, sub, 0); err != nil {
+			if sub.list != nil {
+				sub.unwatchList()
+			}
 			return err
 		}
 		sub.terminate("timeout")
@@ -160,7 +174,7 @@ func (s *Server) grant(asked int64) int64 {
 
 // accept sends the 200 for a new subscription.
 func (s *Server) accept(req *gosip.Request, tx gosip.ServerTransaction, sub *subscription, granted int64) error {
-	return s.respondOK(req, tx, answer{toTag: sub.ourTag, entity: sub.entity, expires: granted})
+	return s.respondOK(req, tx, answer{toTag: sub.ourTag, entity: sub.contact(), expires: granted, list: sub.list != nil})
 }
 
 // refresh handles an in-dialog SUBSCRIBE: a refresh, or with Expires: 0 an
@@ -210,7 +224,7 @@ func (s *Server) refresh(req *gosip.Request, tx gosip.ServerTransaction, key str
 			return &StatusError{Code: 500, Reason: "Could not store the subscription", Err: err}
 		}
 	}
-	if err := s.respondOK(req, tx, answer{entity: sub.entity, expires: granted}); err != nil {
+	if err := s.respondOK(req, tx, answer{entity: sub.contact(), expires: granted, list: sub.list != nil}); err != nil {
 		return err
 	}
 	if secs == 0 {

@@ -49,8 +49,9 @@ type subscription struct {
 	callID   string
 	ourTag   string
 	peerTag  string
-	peerFrom string // subscriber's From (with its tag): our To
-	peerTo   string // subscriber's To (without a tag): our From, with ourTag
+	peerFrom string   // subscriber's From (with its tag): our To
+	peerTo   string   // subscriber's To (without a tag): our From, with ourTag
+	list     *rlsList // a resource list (RFC 4662) of entity's colleagues; nil: entity itself
 
 	mu         sync.Mutex
 	targetRaw  string // remote target, from Contact: the NOTIFY Request-URI
@@ -147,6 +148,9 @@ func (s *Server) start(sub *subscription) {
 	sub.armLocked()
 	sub.mu.Unlock()
 	s.subs.put(sub)
+	if sub.list != nil {
+		s.syncList(sub)
+	}
 }
 
 // armLocked (re)starts the expiry timer.
@@ -176,11 +180,15 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 		return nil
 	}
 	snap := sub.latest
-	if sub.final == "" && !sub.force && sub.sent && snap.Seq == sub.sentSeq {
+	switch {
+	case sub.final != "" || sub.force || !sub.sent:
+	case sub.list != nil && !sub.list.changedLocked():
+		return nil
+	case sub.list == nil && snap.Seq == sub.sentSeq:
 		return nil
 	}
 	access := snap.Policy.Access(sub.watcher, sub.entity)
-	if sub.final == "" && refused(snap.Policy, access) {
+	if sub.final == "" && sub.list == nil && refused(snap.Policy, access) {
 		// The owner's rules no longer let this watcher see them, and the
 		// admin wants that said (RFC 6665 4.2.2: reason=rejected).
 		sub.final = "rejected"
@@ -196,7 +204,14 @@ func (sub *subscription) prepare(now time.Time, branch string) *notifyTx {
 	}
 	s := sub.srv
 	sub.cseq++
-	body := s.render(sub, snap, access, sub.version)
+	var body []byte
+	if sub.list != nil {
+		// RFC 4662 section 5: the first NOTIFY, one after a refresh and
+		// the last carry the whole list; the others what changed.
+		body = s.renderList(sub, sub.force || sub.final != "" || sub.list.full, sub.version)
+	} else {
+		body = s.render(sub, snap, access, sub.version)
+	}
 	sub.version++
 	sub.force = false
 	sub.sent = true
@@ -246,7 +261,8 @@ func (sub *subscription) complete(code int, final bool) (ended bool, why string)
 		}
 		return ended, why
 	}
-	if sub.final != "" || sub.force || (sub.latest != nil && sub.latest.Seq != sub.sentSeq) {
+	if sub.final != "" || sub.force || (sub.list == nil && sub.latest != nil && sub.latest.Seq != sub.sentSeq) ||
+		(sub.list != nil && sub.list.changedLocked()) {
 		sub.kickLocked()
 	}
 	return false, ""
@@ -269,6 +285,7 @@ type subData struct {
 	UserAgent  string   `json:"user_agent,omitempty"`
 	Idle       string   `json:"idle"`
 	Single     bool     `json:"single,omitempty"`
+	List       string   `json:"list,omitempty"` // the list's name (1003-blf) for a resource list
 }
 
 // reserveLocked moves the stored marks a block ahead of the counters.
@@ -307,6 +324,7 @@ func (sub *subscription) marshalLocked() []byte {
 		Target: sub.targetRaw, Routes: sub.routes,
 		Transport: sub.transport, Source: sub.source, RemoteCSeq: sub.remoteCSeq,
 		UserAgent: sub.agent.Value(), Idle: sub.idle, Single: sub.single,
+		List: sub.listName(),
 	})
 	return data
 }
@@ -331,6 +349,12 @@ func (s *Server) fromRecord(r SubscriptionRecord) (*subscription, error) {
 		callID: d.CallID, ourTag: d.LocalTag, peerTag: d.RemoteTag,
 		routes: d.Routes, transport: d.Transport, source: d.Source,
 		remoteCSeq: d.RemoteCSeq, expires: r.Expires, cseq: r.CSeq, version: r.Version,
+	}
+	if d.List != "" {
+		if s.opt.Lists == nil {
+			return nil, fmt.Errorf("subscription %s: lists are turned off now", r.ID)
+		}
+		sub.list = newList(d.List)
 	}
 	if err := sub.setDialog(d.RemoteFrom, d.RemoteTo); err != nil {
 		return nil, fmt.Errorf("subscription %s: %w", r.ID, err)
@@ -419,6 +443,19 @@ func (r *subscriptions) all() []*subscription {
 	out := make([]*subscription, 0, len(r.m))
 	for _, s := range r.m {
 		out = append(out, s)
+	}
+	return out
+}
+
+// lists returns the live list subscriptions.
+func (r *subscriptions) lists() []*subscription {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*subscription
+	for _, s := range r.m {
+		if s.list != nil {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -412,7 +412,8 @@ function showMyList() {
     ? "Your administrator keeps this list; it cannot be changed here."
     : app.length === 0
       ? "Empty: your page shows everyone who shares their presence with you. Add colleagues from the search above."
-      : "Your BLF list, in key order: the same list the API and your administrator manage.";
+      : "Your BLF list, in key order: the same list the API and your administrator manage." +
+        (mine.blf_list ? ` A phone that takes a BLF list (its "BLF List URI") follows it: ${mine.blf_list}` : "");
   ol.replaceChildren(...app.map((n, i) => {
     const li = document.createElement("li");
     li.dataset.ext = n;

@@ -1129,6 +1129,7 @@ type watch struct {
 	Ext         string
 	Event       string // default dialog
 	Accept      string // whole Accept line; "" for none
+	Supported   string // whole Supported line; "" for none
 	UA          string // default "SIPp watcher"
 	Watcher     string // From user; default e2eWatcher
 	Expires     int
@@ -1165,6 +1166,7 @@ func (g *gateway) watch(tp string, w watch) *watcher {
 			"watcher":      orDefault(w.Watcher, e2eWatcher),
 			"event":        orDefault(w.Event, "dialog"),
 			"accept":       accept,
+			"supported":    cmp.Or(w.Supported, "X-No-Supported: 1"),
 			"ua":           orDefault(w.UA, "SIPp watcher"),
 			"auth":         noAuth(w.Auth),
 			"auth_refresh": noAuth(w.AuthRefresh),
