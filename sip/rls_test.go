@@ -6,10 +6,13 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	gosip "github.com/emiago/sipgo/sip"
 
@@ -295,4 +298,69 @@ func TestListRefusals(t *testing.T) {
 	if res := off.do(t, listSubscribe(t, "1002-blf", "600", "")); res.StatusCode != 404 {
 		t.Fatalf("with lists off: %d", res.StatusCode)
 	}
+}
+
+// BenchmarkListNotify: 100 receptionists' phones each subscribe to their
+// own BLF list of the same 100 colleagues; one colleague's change is a
+// partial NOTIFY (that colleague alone) to each. It reports the cost per
+// NOTIFY and the size of a full-state NOTIFY of 100 colleagues.
+func BenchmarkListNotify(b *testing.B) {
+	const n = 100
+	d := dir{}
+	var all []string
+	for i := range 2 * n {
+		num := strconv.Itoa(2000 + i)
+		d[num] = Account{Number: num, Name: "Colleague " + num}
+		if i >= n {
+			all = append(all, num)
+		}
+	}
+	lists := &memLists{m: map[string][]string{}}
+	r := newRig(b, Options{Trusted: trustedLoopback(), Lists: lists, ListSuffix: "-blf"})
+	r.srv.opt.Directory = d
+	var answered atomic.Int64
+	var full atomic.Int64
+	r.ph.answer = func(req *gosip.Request) int {
+		if answered.Add(1) == 1 {
+			full.Store(int64(len(req.Body())))
+		}
+		return 200
+	}
+	for i := range n {
+		owner := strconv.Itoa(2000 + i)
+		lists.m[owner] = all
+		req := subscribeReq(b, owner+"-blf", "dialog", "3600", "Supported: eventlist\n")
+		req.From().Address.User = owner
+		req.From().Params.Remove("tag")
+		req.From().Params.Add("tag", "w"+owner)
+		cid := gosip.CallIDHeader("list-" + owner)
+		req.ReplaceHeader(&cid)
+		if res := r.do(b, req); res.StatusCode != 200 {
+			b.Fatalf("subscribe %s: %d %s", owner, res.StatusCode, res.Reason)
+		}
+	}
+	waitFor := func(want int64) {
+		for answered.Load() < want {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	waitFor(n)
+	r.ph.mu.Lock()
+	r.ph.got, r.ph.copies = nil, nil
+	r.ph.mu.Unlock()
+	b.ResetTimer()
+	for i := range b.N {
+		want := answered.Load() + n
+		st := presence.Confirmed // each colleague's state flips on every round
+		if (i/n)%2 == 0 {
+			st = presence.Early
+		}
+		r.hub.SetDialogs(all[i%n], presence.SourceSIP, []presence.Dialog{{ID: "x", State: st, Direction: presence.Recipient}})
+		waitFor(want)
+		r.ph.mu.Lock()
+		r.ph.got, r.ph.copies = nil, nil
+		r.ph.mu.Unlock()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/notify")
+	b.ReportMetric(float64(full.Load()), "B/full-list")
 }
