@@ -121,8 +121,12 @@ func parseListNotify(t *testing.T, req *gosip.Request) listNotify {
 			}
 			continue
 		}
-		if ct != "application/dialog-info+xml" {
-			t.Fatalf("part %s is %s", cid, ct)
+		want := "application/dialog-info+xml"
+		if eventPackage(req) == "presence" {
+			want = "application/pidf+xml"
+		}
+		if ct != want {
+			t.Fatalf("part %s is %s in a list of Event: %s", cid, ct, eventPackage(req))
 		}
 		n.parts[cid] = string(b)
 	}
@@ -132,6 +136,12 @@ func parseListNotify(t *testing.T, req *gosip.Request) listNotify {
 		}
 	}
 	return n
+}
+
+// eventPackage is a request's Event package, without parameters.
+func eventPackage(req *gosip.Request) string {
+	v, _, _ := strings.Cut(hdr(req, "Event"), ";")
+	return strings.TrimSpace(v)
 }
 
 func listSubscribe(t *testing.T, list, expires, extra string) *gosip.Request {
@@ -224,6 +234,11 @@ func TestListSubscription(t *testing.T) {
 		if sub, err := r.srv.fromRecord(rec); err != nil || sub.listName() != "1002-blf" {
 			t.Fatalf("rebuilt %v %v", sub, err)
 		}
+		r.srv.opt.ListSuffix = "" // lists turned off since: not restored
+		if _, err := r.srv.fromRecord(rec); err == nil {
+			t.Fatal("a list restored with lists turned off")
+		}
+		r.srv.opt.ListSuffix = "-blf"
 
 		// Unsubscribe: a last NOTIFY with the whole list, terminated.
 		r.do(t, inDialog(t, res, "1002-blf", "dialog", 3, "0"))
@@ -235,6 +250,24 @@ func TestListSubscription(t *testing.T) {
 		}
 		if r.srv.subs.len() != 0 {
 			t.Fatal("the list subscription outlived its unsubscribe")
+		}
+	})
+}
+
+// TestListPresence: a list of Event: presence carries PIDF parts.
+func TestListPresence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lists := &memLists{m: map[string][]string{"1002": {"1003"}}}
+		r := newRig(t, Options{Trusted: trustedLoopback(), Lists: lists, ListSuffix: "-blf"})
+		r.hub.SetDialogs("1003", presence.SourceSIP, []presence.Dialog{{ID: "c1", State: presence.Confirmed}})
+		req := subscribeReq(t, "1002-blf", "presence", "600", "Supported: eventlist\nAccept: application/pidf+xml, application/rlmi+xml, multipart/related\n")
+		if res := r.do(t, req); res.StatusCode != 200 {
+			t.Fatalf("SUBSCRIBE = %d %s", res.StatusCode, res.Reason)
+		}
+		synctest.Wait()
+		n := parseListNotify(t, r.ph.notifies()[0])
+		if b := n.body(0); n.resources() != "1003=active" || !strings.Contains(b, "<presence") || !strings.Contains(b, "on-the-phone") {
+			t.Fatalf("resources %q, part:\n%s", n.resources(), b)
 		}
 	})
 }

@@ -351,7 +351,7 @@ func (s *Server) fromRecord(r SubscriptionRecord) (*subscription, error) {
 		remoteCSeq: d.RemoteCSeq, expires: r.Expires, cseq: r.CSeq, version: r.Version,
 	}
 	if d.List != "" {
-		if s.opt.Lists == nil {
+		if s.opt.Lists == nil || s.opt.ListSuffix == "" {
 			return nil, fmt.Errorf("subscription %s: lists are turned off now", r.ID)
 		}
 		sub.list = newList(d.List)
