@@ -73,9 +73,7 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request, me caller) {
 	if !adminOnly(w, me, "read the gateway's health and configuration") {
 		return
 	}
-	for k := range r.URL.Query() {
-		writeFieldError(w, http.StatusBadRequest, "invalid",
-			fmt.Sprintf("unknown query parameter %q: GET /api/v1/system takes none", k), k)
+	if !onlyParams(w, r) {
 		return
 	}
 	members := map[string]int{}

@@ -48,7 +48,7 @@ type Options struct {
 	// from, shown to admins because they are changed there, not here.
 	ConfigPath string
 	// ListURI gives the SIP URI of an extension's BLF list, which phones
-	// subscribe to; nil or "": lists are off.
+	// subscribe to (sip.Server.ListURI); nil or "": lists are off.
 	ListURI func(number string) string
 
 	// The JSON API under /api/v1 (see v1.go and openapi.json).

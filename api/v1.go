@@ -151,8 +151,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func onlyParams(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
 	for k := range r.URL.Query() {
 		if !slices.Contains(allowed, k) {
+			known := "this endpoint takes none"
+			if len(allowed) > 0 {
+				known = "parameters: " + strings.Join(allowed, ", ")
+			}
 			writeFieldError(w, http.StatusBadRequest, "invalid",
-				fmt.Sprintf("unknown query parameter %q (parameters: %s)", k, strings.Join(allowed, ", ")), k)
+				fmt.Sprintf("unknown query parameter %q (%s)", k, known), k)
 			return false
 		}
 	}

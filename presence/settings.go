@@ -282,6 +282,15 @@ func (s *Settings) Get(number string) (UserSettings, []string, bool) {
 	return cloneUser(u), locked, true
 }
 
+// Appearance returns a user's appearance list: their BLF keys and HUD,
+// in order (nil for an unknown user). With Changed, Settings is the SIP
+// server's source of BLF lists.
+func (s *Settings) Appearance(number string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.users[number].Appearance)
+}
+
 // People returns the directory in the configured order.
 func (s *Settings) People() []Person {
 	s.mu.Lock()

@@ -82,6 +82,15 @@ func (m member) Offer(snap *presence.Snapshot) {
 	sub.kickLocked()
 }
 
+// ListURI is the SIP URI phones subscribe to for number's BLF list, or ""
+// when lists are off.
+func (s *Server) ListURI(number string) string {
+	if s.opt.Lists == nil || s.opt.ListSuffix == "" {
+		return ""
+	}
+	return aor(number+s.opt.ListSuffix, s.opt.Domain)
+}
+
 // listOwner returns the owner of the list that user names, if it names
 // one: a known extension followed by the configured suffix.
 func (s *Server) listOwner(user string) (Account, bool) {
@@ -102,7 +111,7 @@ func (s *Server) checkList(req *gosip.Request, owner Account, watcher string) er
 		return fail(421, "Extension Required: subscribing to a list needs Supported: eventlist", gosip.NewHeader("Require", "eventlist"))
 	}
 	if !acceptable(req, "multipart/related") || !acceptable(req, rlmiType) {
-		return fail(406, "A list is sent as multipart/related with application/rlmi+xml; Accept has neither",
+		return fail(406, "A list is sent as multipart/related with application/rlmi+xml; Accept lacks one of them",
 			gosip.NewHeader("Accept", "multipart/related, "+rlmiType+", application/dialog-info+xml, application/pidf+xml"))
 	}
 	if a, ok := s.opt.Directory.Account(watcher); !ok || a.Number != owner.Number {
@@ -256,10 +265,14 @@ func (s *Server) renderList(sub *subscription, full bool, version uint32) []byte
 		}
 		rlmi.WriteString(`<instance id="`)
 		xmlText(&rlmi, m.ext)
+		var access presence.Access
+		if snap != nil {
+			access = snap.Policy.Access(sub.watcher, m.ext)
+		}
 		switch {
 		case snap == nil:
 			rlmi.WriteString(`" state="pending"/>`)
-		case refused(snap.Policy, snap.Policy.Access(sub.watcher, m.ext)):
+		case refused(snap.Policy, access):
 			rlmi.WriteString(`" state="terminated" reason="rejected"/>`)
 			l.sentSeq[m.ext] = snap.Seq
 		default:
@@ -267,7 +280,7 @@ func (s *Server) renderList(sub *subscription, full bool, version uint32) []byte
 			rlmi.WriteString(`" state="active" cid="`)
 			xmlText(&rlmi, cid)
 			rlmi.WriteString(`"/>`)
-			body := s.render(sub, snap, snap.Policy.Access(sub.watcher, m.ext), version)
+			body := s.render(sub, snap, access, version)
 			s.part(&parts, "<"+cid+">", sub.format.contentType(), body)
 			l.sentSeq[m.ext] = snap.Seq
 		}

@@ -331,6 +331,9 @@ func TestListRefusals(t *testing.T) {
 	if res := off.do(t, listSubscribe(t, "1002-blf", "600", "")); res.StatusCode != 404 {
 		t.Fatalf("with lists off: %d", res.StatusCode)
 	}
+	if on, none := r.srv.ListURI("1002"), off.srv.ListURI("1002"); on != "sip:1002-blf@pbx.test" || none != "" {
+		t.Fatalf("ListURI = %q with lists on, %q with them off", on, none)
+	}
 }
 
 // BenchmarkListNotify: 100 receptionists' phones each subscribe to their

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -75,9 +76,16 @@ func TestE2EBLFList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var me struct {
+				BLFList string `json:"blf_list"`
+			}
+			err = json.NewDecoder(res.Body).Decode(&me)
 			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				t.Fatalf("PATCH /api/v1/me appearance = %d", res.StatusCode)
+			if res.StatusCode != http.StatusOK || err != nil {
+				t.Fatalf("PATCH /api/v1/me appearance = %d %v", res.StatusCode, err)
+			}
+			if want := "sip:1003-blf@" + e2eDomain; me.BLFList != want {
+				t.Errorf("blf_list = %q, want %q", me.BLFList, want)
 			}
 			n = w.waitNotifies(3, notifyBound)[2]
 			if full, exts := listOf(t, n); !full || exts != "1002,1004" {

@@ -234,7 +234,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Store:          sipStore{db0},
 		Registrar:      registrar(cfg, db0),
 		Proxy:          proxyOptions(cfg, db0, dialog.NewCalls(tracker, nil)),
-		Lists:          appearanceLists{settings},
+		Lists:          settings, // the appearance lists the page and the API edit
 		ListSuffix:     cfg.SIP.ListSuffix,
 		Log:            log,
 	})
@@ -276,7 +276,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		TokenKey:   key,
 		Addr:       cfg.HTTP.Listen,
 		ConfigPath: cfg.Path(),
-		ListURI:    listURI(cfg),
+		ListURI:    sipSrv.ListURI,
 		Version:    versionString(),
 		Checks:     checks,
 		Routes:     routes,
@@ -405,25 +405,4 @@ func returnMemory(ctx context.Context, log *slog.Logger) {
 			log.Debug("returned unused heap to the system", "mb", unused>>20, "live_mb", m.HeapAlloc>>20)
 		}
 	}
-}
-
-// appearanceLists gives the SIP server each user's appearance list, the
-// one the web page and the API edit, as the user's BLF list.
-type appearanceLists struct{ s *presence.Settings }
-
-func (a appearanceLists) Appearance(owner string) []string {
-	u, _, _ := a.s.Get(owner)
-	return u.Appearance
-}
-
-func (a appearanceLists) Changed() <-chan struct{} { return a.s.Changed() }
-
-// listURI names an extension's BLF list, or nil when lists are off. The
-// list suffix is read at start, like the rest of [sip].
-func listURI(cfg *configs.Config) func(string) string {
-	sfx, domain := cfg.SIP.ListSuffix, cfg.SIP.Domain
-	if sfx == "" {
-		return nil
-	}
-	return func(n string) string { return "sip:" + n + sfx + "@" + domain }
 }
