@@ -80,14 +80,7 @@ func TestAdminBrowser(t *testing.T) {
 	})
 	ctx := bt.Start(t) // 420 px wide
 	problems := pageProblems(t, ctx)
-	text := func(sel string) string {
-		t.Helper()
-		s, err := bt.Get(ctx, 2*time.Second, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return textOf(t, ctx, sel) }
 	eval := func(js string) []string {
 		t.Helper()
 		v, err := bt.Get(ctx, 2*time.Second, chromedp.Evaluate[[]string](js))
@@ -338,14 +331,7 @@ func TestAdminEditBrowser(t *testing.T) {
 		}
 		return v
 	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := bt.Get(ctx, 2*time.Second, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return textOf(t, ctx, sel) }
 	edit := func(n string) string { return `#adm-settings-table button.adm-edit[data-ext="` + n + `"]` }
 	const editorOpen = `document.getElementById("adm-editor").open`
 	focusOn := func(sel string) string {

@@ -208,6 +208,16 @@ func (e *env) signInPage(ctx context.Context, base, n string) {
 	}
 }
 
+// textOf is the text of the first element sel matches.
+func textOf(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := bt.Get(ctx, 2*time.Second, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
 // texts is the text of every element sel matches, in order.
 func texts(t *testing.T, ctx context.Context, sel string) []string {
 	t.Helper()

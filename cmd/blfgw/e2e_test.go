@@ -85,10 +85,8 @@ func gatewayBinary(t testing.TB) string {
 		}
 		e2eBuild.dir = dir
 		e2eBuild.bin = filepath.Join(dir, "blfgw")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
-			goTool = "go"
-		}
+		// go test puts its own GOROOT/bin first on the PATH.
+		goTool := "go"
 		args := []string{"build", "-o", e2eBuild.bin}
 		if raceEnabled && os.Getenv("BLFGW_E2E_RACE") != "0" {
 			args = append(args, "-race")

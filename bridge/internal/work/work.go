@@ -22,7 +22,7 @@ type Slot struct {
 
 // Due marks the items to write now busy and returns them, with when the
 // next one falls due. Call it with the owner's mutex held.
-func Due[T interface{ *S }, S any](items iter.Seq[T], slot func(T) *Slot, now time.Time) ([]T, time.Time) {
+func Due[T any](items iter.Seq[T], slot func(T) *Slot, now time.Time) ([]T, time.Time) {
 	next := now.Add(time.Hour)
 	var due []T
 	for it := range items {
